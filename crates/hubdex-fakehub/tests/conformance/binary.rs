@@ -1,0 +1,116 @@
+//! The `hubdex-fakehub` binary as test harnesses run it.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{get, next_link};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_hubdex-fakehub");
+
+/// Kills the child if a test fails before it exits.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(path: &Path, child: &mut Child) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text
+                .parse()
+                .unwrap_or_else(|_| panic!("port file holds a number: {text:?}"));
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the fake exited before listening"
+        );
+        assert!(Instant::now() < deadline, "no port file after 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn the_binary_writes_its_port_serves_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port_file = dir.path().join("port");
+    let child = Command::new(BINARY)
+        .args([
+            "--synthetic",
+            "120",
+            "--seed",
+            "3",
+            "--page-size",
+            "50",
+            "--log",
+        ])
+        .arg("--port-file")
+        .arg(&port_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let port = wait_for_port(&port_file, &mut running.0);
+    let url = format!("http://127.0.0.1:{port}");
+
+    let first = get(&format!("{url}/api/datasets")).await;
+    assert_eq!(first.json.as_array().map(Vec::len), Some(50), "--page-size");
+    assert!(
+        next_link(&first.headers)
+            .unwrap()
+            .starts_with(&format!("{url}/api/datasets?cursor="))
+    );
+    let log = get(&format!("{url}/_fakehub/requests")).await;
+    assert_eq!(log.json[0]["path"], "/api/datasets");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &running.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = running.0.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 20 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit}");
+    assert!(!port_file.exists(), "the port file is removed on exit");
+}
+
+#[test]
+fn the_binary_explains_a_missing_catalog() {
+    let output = Command::new(BINARY)
+        .args(["--catalog", "/nonexistent/catalog.jsonl.zst"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot open the catalog /nonexistent/catalog.jsonl.zst"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+}
+
+#[test]
+fn the_binary_needs_a_catalog_or_a_synthetic_size() {
+    let output = Command::new(BINARY).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--catalog") && stderr.contains("--synthetic"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,290 @@
+//! The HTTP client: headers, timeouts, and the retry loop every request goes through.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hubdex_core::{Dataset, DatasetId};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::{StatusCode, Url};
+
+use crate::config::HubConfig;
+use crate::error::{ErrorContext, HubError, from_response, root_cause, snippet};
+use crate::pager::{CatalogPager, ListParams};
+use crate::retry::{is_retryable, server_wait, with_jitter};
+
+/// What hubdex calls itself to the Hub.
+const USER_AGENT_VALUE: &str = concat!("hubdex/", env!("CARGO_PKG_VERSION"));
+
+/// A client for one Hub endpoint. Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct HubClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: HubConfig,
+    /// The endpoint parsed once, as the base of every API URL.
+    base: Url,
+    /// `Bearer <token>`, marked sensitive; sent only to the endpoint's own origin.
+    auth: Option<HeaderValue>,
+}
+
+impl fmt::Debug for HubClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HubClient")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A successful, parsed response.
+pub(crate) struct Fetched<T> {
+    /// The response headers (for `Link`).
+    pub(crate) headers: HeaderMap,
+    /// The parsed body.
+    pub(crate) value: T,
+}
+
+/// Why one attempt failed, and whether trying again can help.
+enum Failure {
+    /// Retrying the same URL may succeed; the server may have said how long to wait.
+    Transient {
+        error: HubError,
+        wait: Option<Duration>,
+    },
+    /// Retrying cannot help.
+    Fatal(HubError),
+}
+
+impl HubClient {
+    /// Builds a client for `config.endpoint`, sending `config.token` when set.
+    ///
+    /// Fails when the endpoint is not a URL, the token cannot be sent in a header, or the TLS
+    /// stack cannot be initialised. Nothing is sent until the first request.
+    pub fn new(config: HubConfig) -> Result<HubClient, HubError> {
+        let base = Url::parse(&config.endpoint).map_err(|e| HubError::InvalidUrl {
+            url: config.endpoint.clone(),
+            reason: e.to_string(),
+        })?;
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(HubError::InvalidUrl {
+                url: config.endpoint.clone(),
+                reason: "it must be an http:// or https:// URL".to_string(),
+            });
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let auth = match &config.token {
+            Some(token) => {
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                        HubError::InvalidToken {
+                            reason: "it contains characters that cannot be sent in an HTTP header"
+                                .to_string(),
+                            request_id: None,
+                        }
+                    })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(config.timeout)
+            .read_timeout(config.timeout)
+            .build()
+            .map_err(|source| HubError::Client { source })?;
+        Ok(HubClient {
+            inner: Arc::new(Inner {
+                http,
+                config,
+                base,
+                auth,
+            }),
+        })
+    }
+
+    /// The Hub's base URL, e.g. `https://huggingface.co`.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.config.endpoint
+    }
+
+    /// Starts a walk over `GET /api/datasets` with these parameters; nothing is fetched until
+    /// [`CatalogPager::next_page`].
+    pub fn list_datasets(&self, params: &ListParams) -> CatalogPager {
+        CatalogPager::resume(self, params.url(&self.api_url(&["datasets"])).to_string())
+    }
+
+    /// One dataset's record (`GET /api/datasets/{id}`).
+    pub async fn dataset_info(&self, id: &DatasetId) -> Result<Dataset, HubError> {
+        let mut segments = vec!["datasets"];
+        segments.extend(id.as_str().split('/'));
+        let url = self.api_url(&segments);
+        let fetched = self
+            .get(
+                &url,
+                Some(id),
+                "a JSON object",
+                |body| match serde_json::from_slice::<serde_json::Value>(body) {
+                    Ok(value) if value.is_object() => {
+                        Ok(serde_json::from_value::<Dataset>(value).map_err(|e| e.to_string()))
+                    }
+                    Ok(_) => Err("the JSON is not an object".to_string()),
+                    Err(e) => Err(format!("{e} (body starts `{}`)", snippet(body))),
+                },
+            )
+            .await?;
+        fetched.value.map_err(|reason| HubError::InvalidBody {
+            url: url.to_string(),
+            expected: "a dataset record",
+            reason,
+        })
+    }
+
+    /// `{endpoint}/api/{segments…}`, keeping any path prefix of a mirror's endpoint.
+    fn api_url(&self, segments: &[&str]) -> Url {
+        let mut url = self.inner.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push("api").extend(segments);
+        }
+        url
+    }
+
+    /// GETs `url`, retrying per the policy, and parses the body with `parse` off the async
+    /// runtime. `parse` returning `Err` means the body is not what the endpoint returns (an
+    /// HTML error page, a truncated body), which is treated as a passing fault and retried.
+    pub(crate) async fn get<T, P>(
+        &self,
+        url: &Url,
+        id: Option<&DatasetId>,
+        expected: &'static str,
+        parse: P,
+    ) -> Result<Fetched<T>, HubError>
+    where
+        T: Send + 'static,
+        P: Fn(&[u8]) -> Result<T, String> + Clone + Send + 'static,
+    {
+        let policy = self.inner.config.retry;
+        let mut retry = 0;
+        loop {
+            let failure = match self.attempt(url, id, expected, parse.clone()).await {
+                Ok(fetched) => return Ok(fetched),
+                Err(failure) => failure,
+            };
+            let (error, wait) = match failure {
+                Failure::Fatal(error) => return Err(error),
+                Failure::Transient { error, wait } => (error, wait),
+            };
+            if retry >= policy.max_retries {
+                return Err(error);
+            }
+            let delay = with_jitter(wait.unwrap_or_else(|| policy.backoff(retry)));
+            retry += 1;
+            tracing::warn!(
+                url = %url,
+                retry,
+                max_retries = policy.max_retries,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = %error,
+                "Hub request failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One try at `url`.
+    async fn attempt<T, P>(
+        &self,
+        url: &Url,
+        id: Option<&DatasetId>,
+        expected: &'static str,
+        parse: P,
+    ) -> Result<Fetched<T>, Failure>
+    where
+        T: Send + 'static,
+        P: FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
+    {
+        let mut request = self.inner.http.get(url.clone());
+        if let Some(auth) = &self.inner.auth
+            && url.origin() == self.inner.base.origin()
+        {
+            request = request.header(AUTHORIZATION, auth.clone());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.network_failure(url, e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if !status.is_success() {
+            let body = response.bytes().await.unwrap_or_default();
+            let ctx = ErrorContext {
+                id,
+                endpoint: self.endpoint(),
+                url: url.as_str(),
+            };
+            let error = from_response(status, &headers, &body, &ctx);
+            return Err(if is_retryable(status) {
+                Failure::Transient {
+                    wait: server_wait(status, &headers),
+                    error,
+                }
+            } else {
+                Failure::Fatal(error)
+            });
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.network_failure(url, e))?;
+        let parsed = tokio::task::spawn_blocking(move || parse(&body))
+            .await
+            .unwrap_or_else(|e| Err(format!("the parser task failed: {e}")));
+        match parsed {
+            Ok(value) => Ok(Fetched { headers, value }),
+            Err(reason) => Err(Failure::Transient {
+                error: HubError::InvalidBody {
+                    url: url.to_string(),
+                    expected,
+                    reason: format!("{reason} (HTTP {})", status_text(status)),
+                },
+                wait: None,
+            }),
+        }
+    }
+
+    /// Types a reqwest error: connect and timeout failures mean the Hub is unreachable, other
+    /// I/O failures a broken connection; both are worth retrying.
+    fn network_failure(&self, url: &Url, error: reqwest::Error) -> Failure {
+        if error.is_builder() || error.is_redirect() {
+            return Failure::Fatal(HubError::InvalidUrl {
+                url: url.to_string(),
+                reason: root_cause(&error),
+            });
+        }
+        let error = if error.is_connect() || error.is_timeout() {
+            HubError::Unreachable {
+                endpoint: self.endpoint().to_string(),
+                source: error,
+            }
+        } else {
+            HubError::Transport {
+                url: url.to_string(),
+                source: error,
+            }
+        };
+        Failure::Transient { error, wait: None }
+    }
+}
+
+/// `200 OK` style text for messages.
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}

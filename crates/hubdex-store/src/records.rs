@@ -1,0 +1,287 @@
+//! The sled half of the catalog: records by id, the change log, the generation, meta state.
+//!
+//! Everything lives in sled's default tree under one-byte prefixes, so a batch of records,
+//! its change-log entries and the new generation and count land in one atomic `apply_batch`:
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `r` + id | the record as JSON |
+//! | `l` + generation (8 bytes, big-endian) + id | `u` (upserted) or `d` (removed) |
+//! | `m` + name | meta value (the syncer's watermarks, cursors) |
+//! | `s:generation`, `s:count` | u64, big-endian |
+//!
+//! Writers must be serialized by the caller (the catalog holds its index-writer lock).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hubdex_core::{Dataset, DatasetId};
+
+use crate::{BatchStats, StoreError};
+
+const RECORD: u8 = b'r';
+const LOG: u8 = b'l';
+const META: u8 = b'm';
+const GENERATION_KEY: &[u8] = b"s:generation";
+const COUNT_KEY: &[u8] = b"s:count";
+const OP_UPSERT: &[u8] = b"u";
+const OP_REMOVE: &[u8] = b"d";
+
+/// sled, plus the generation and record count mirrored in memory so reading them is free.
+pub(crate) struct Records {
+    db: sled::Db,
+    dir: PathBuf,
+    generation: AtomicU64,
+    count: AtomicU64,
+}
+
+/// Records a write changed, which the index has yet to learn about.
+pub(crate) struct Changed<'a> {
+    /// The generation the write created.
+    pub(crate) generation: u64,
+    /// Records inserted or updated.
+    pub(crate) upserted: Vec<&'a Dataset>,
+    /// Ids removed.
+    pub(crate) removed: Vec<&'a DatasetId>,
+}
+
+impl Records {
+    /// Opens (or creates) the store in `dir` with a page cache of `cache_capacity_bytes`.
+    pub(crate) fn open(dir: &Path, cache_capacity_bytes: u64) -> Result<Records, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_capacity_bytes)
+            .open()
+            .map_err(|cause| match cause {
+                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+                    StoreError::Locked {
+                        dir: dir.parent().unwrap_or(dir).to_path_buf(),
+                    }
+                }
+                cause => StoreError::Records {
+                    dir: dir.to_path_buf(),
+                    cause,
+                },
+            })?;
+        let records = Records {
+            db,
+            dir: dir.to_path_buf(),
+            generation: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        };
+        let generation = records.read_u64(GENERATION_KEY)?;
+        let count = records.read_u64(COUNT_KEY)?;
+        records.generation.store(generation, Ordering::SeqCst);
+        records.count.store(count, Ordering::SeqCst);
+        Ok(records)
+    }
+
+    /// The generation of the last write that changed something.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// How many records the store holds.
+    pub(crate) fn len(&self) -> u64 {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// The record stored under exactly this id.
+    pub(crate) fn get(&self, id: &str) -> Result<Option<Dataset>, StoreError> {
+        match self.db.get(record_key(id)).map_err(|e| self.err(e))? {
+            Some(json) => decode(id, &json).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores the records that differ from what is stored (the last one wins for repeated
+    /// ids), logs them under a new generation and bumps the generation, in one atomic batch.
+    pub(crate) fn write_upserts<'a>(
+        &self,
+        records: &'a [Dataset],
+    ) -> Result<(BatchStats, Option<Changed<'a>>), StoreError> {
+        let last: HashMap<&str, usize> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        let generation = self.generation() + 1;
+        let mut stats = BatchStats::default();
+        let mut batch = sled::Batch::default();
+        let mut upserted = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            let id = record.id.as_str();
+            if last.get(id) != Some(&i) {
+                continue;
+            }
+            let json = serde_json::to_vec(record).map_err(|cause| StoreError::Encode {
+                id: id.to_string(),
+                cause,
+            })?;
+            let key = record_key(id);
+            match self.db.get(&key).map_err(|e| self.err(e))? {
+                None => stats.inserted += 1,
+                Some(old) if *old == *json => {
+                    stats.unchanged += 1;
+                    continue;
+                }
+                Some(_) => stats.updated += 1,
+            }
+            batch.insert(key, json);
+            batch.insert(log_key(generation, id), OP_UPSERT);
+            upserted.push(record);
+        }
+        if upserted.is_empty() {
+            return Ok((stats, None));
+        }
+        let count = self.len() + stats.inserted;
+        self.apply(batch, generation, count)?;
+        let changed = Changed {
+            generation,
+            upserted,
+            removed: Vec::new(),
+        };
+        Ok((stats, Some(changed)))
+    }
+
+    /// Removes the records that exist, logging each under a new generation.
+    pub(crate) fn write_removals<'a>(
+        &self,
+        ids: &'a [DatasetId],
+    ) -> Result<Option<Changed<'a>>, StoreError> {
+        let generation = self.generation() + 1;
+        let mut batch = sled::Batch::default();
+        let mut removed: Vec<&DatasetId> = Vec::new();
+        let mut seen = HashSet::new();
+        for id in ids {
+            let key = record_key(id.as_str());
+            if !seen.insert(id.as_str()) || !self.db.contains_key(&key).map_err(|e| self.err(e))? {
+                continue;
+            }
+            batch.remove(key);
+            batch.insert(log_key(generation, id.as_str()), OP_REMOVE);
+            removed.push(id);
+        }
+        if removed.is_empty() {
+            return Ok(None);
+        }
+        let count = self.len().saturating_sub(removed.len() as u64);
+        self.apply(batch, generation, count)?;
+        Ok(Some(Changed {
+            generation,
+            upserted: Vec::new(),
+            removed,
+        }))
+    }
+
+    /// Ids logged after generation `after`, each once, in log order.
+    pub(crate) fn changed_since(&self, after: u64) -> Result<Vec<String>, StoreError> {
+        let start = log_key(after.saturating_add(1), "");
+        let mut seen = HashSet::new();
+        let mut ids = Vec::new();
+        for entry in self.db.range(start..[LOG + 1].to_vec()) {
+            let (key, _op) = entry.map_err(|e| self.err(e))?;
+            let id = String::from_utf8_lossy(key.get(9..).unwrap_or_default()).into_owned();
+            if seen.insert(id.clone()) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Forgets change-log entries up to and including `generation` (the index has them).
+    pub(crate) fn prune_log(&self, generation: u64) -> Result<(), StoreError> {
+        let end = log_key(generation.saturating_add(1), "");
+        let mut batch = sled::Batch::default();
+        for entry in self.db.range(vec![LOG]..end) {
+            let (key, _) = entry.map_err(|e| self.err(e))?;
+            batch.remove(key);
+        }
+        self.db.apply_batch(batch).map_err(|e| self.err(e))
+    }
+
+    /// Every stored record, in id order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Result<Dataset, StoreError>> + '_ {
+        self.db.scan_prefix([RECORD]).map(|entry| {
+            let (key, json) = entry.map_err(|e| self.err(e))?;
+            decode(
+                &String::from_utf8_lossy(key.get(1..).unwrap_or_default()),
+                &json,
+            )
+        })
+    }
+
+    /// A meta value.
+    pub(crate) fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = self.db.get(meta_key(key)).map_err(|e| self.err(e))?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    /// Sets a meta value.
+    pub(crate) fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.db
+            .insert(meta_key(key), value)
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Makes everything written so far durable.
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(drop).map_err(|e| self.err(e))
+    }
+
+    fn apply(&self, mut batch: sled::Batch, generation: u64, count: u64) -> Result<(), StoreError> {
+        batch.insert(GENERATION_KEY, &generation.to_be_bytes());
+        batch.insert(COUNT_KEY, &count.to_be_bytes());
+        self.db.apply_batch(batch).map_err(|e| self.err(e))?;
+        // The index must never get ahead of durable records: make the batch durable first.
+        self.flush()?;
+        self.generation.store(generation, Ordering::SeqCst);
+        self.count.store(count, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn read_u64(&self, key: &[u8]) -> Result<u64, StoreError> {
+        let value = self.db.get(key).map_err(|e| self.err(e))?;
+        Ok(value
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    fn err(&self, cause: sled::Error) -> StoreError {
+        StoreError::Records {
+            dir: self.dir.clone(),
+            cause,
+        }
+    }
+}
+
+fn decode(id: &str, json: &[u8]) -> Result<Dataset, StoreError> {
+    serde_json::from_slice(json).map_err(|cause| StoreError::CorruptRecord {
+        id: id.to_string(),
+        cause,
+    })
+}
+
+fn record_key(id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + id.len());
+    key.push(RECORD);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn log_key(generation: u64, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9 + id.len());
+    key.push(LOG);
+    key.extend_from_slice(&generation.to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn meta_key(name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + name.len());
+    key.push(META);
+    key.extend_from_slice(name.as_bytes());
+    key
+}

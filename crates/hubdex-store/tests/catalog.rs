@@ -1,0 +1,436 @@
+//! The catalog as the daemon uses it: write batches, search, get, reopen.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers of tests: a failure there is the test failing"
+)]
+
+use chrono::{TimeZone, Utc};
+use hubdex_core::{Dataset, DatasetId, Query, SortKey};
+use hubdex_store::{BatchStats, Catalog, CatalogOptions, StoreError};
+use tempfile::TempDir;
+
+fn options() -> CatalogOptions {
+    CatalogOptions {
+        cache_capacity_bytes: 8 * 1024 * 1024,
+        writer_memory_bytes: 20_000_000,
+    }
+}
+
+fn open(dir: &TempDir) -> Catalog {
+    Catalog::open(dir.path(), options()).unwrap()
+}
+
+fn id(s: &str) -> DatasetId {
+    s.parse().unwrap()
+}
+
+fn dataset(id_str: &str, description: &str, downloads: u64) -> Dataset {
+    let mut d = Dataset::new(id(id_str));
+    d.author = d.id.namespace().map(str::to_string);
+    d.description = Some(description.to_string());
+    d.downloads = downloads;
+    d
+}
+
+fn ids(catalog: &Catalog, query: &str, sort: SortKey, limit: usize, offset: usize) -> Vec<String> {
+    catalog
+        .search(&Query::parse(query), sort, limit, offset)
+        .unwrap()
+        .hits
+        .into_iter()
+        .map(|d| d.id.to_string())
+        .collect()
+}
+
+fn find(catalog: &Catalog, query: &str) -> Vec<String> {
+    ids(catalog, query, SortKey::Relevance, 20, 0)
+}
+
+fn sample() -> Vec<Dataset> {
+    vec![
+        dataset(
+            "rajpurkar/squad",
+            "Stanford Question Answering Dataset, a reading comprehension benchmark.",
+            140_000,
+        ),
+        dataset("openai/gsm8k", "Grade school math word problems.", 500_000),
+        dataset(
+            "acme/tiny-reviews",
+            "Short product reviews with star ratings.",
+            41,
+        ),
+    ]
+}
+
+#[test]
+fn upserted_records_are_found_by_description_id_part_and_author() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    assert!(catalog.is_empty());
+    let stats = catalog.upsert_batch(&sample()).unwrap();
+    assert_eq!(
+        stats,
+        BatchStats {
+            inserted: 3,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    assert_eq!(catalog.len(), 3);
+    assert_eq!(catalog.generation(), catalog.indexed_generation());
+
+    assert_eq!(find(&catalog, "comprehension"), ["rajpurkar/squad"]);
+    assert_eq!(find(&catalog, "Reading Comprehension"), ["rajpurkar/squad"]);
+    assert_eq!(find(&catalog, "tiny"), ["acme/tiny-reviews"]);
+    assert_eq!(find(&catalog, "gsm8k"), ["openai/gsm8k"]);
+    assert_eq!(find(&catalog, "author:openai"), ["openai/gsm8k"]);
+    assert_eq!(find(&catalog, "author:OpenAI math"), ["openai/gsm8k"]);
+    assert!(find(&catalog, "author:openai reviews").is_empty());
+    assert!(find(&catalog, "zebra").is_empty());
+
+    let got = catalog.get(&id("openai/gsm8k")).unwrap().unwrap();
+    assert_eq!(got, sample()[1]);
+    assert_eq!(catalog.get(&id("openai/nope")).unwrap(), None);
+}
+
+#[test]
+fn a_changed_description_changes_what_finds_the_record() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    catalog.upsert_batch(&sample()).unwrap();
+    let generation = catalog.generation();
+
+    let mut batch = sample();
+    batch[2].description = Some("Short film critiques in French.".to_string());
+    let stats = catalog.upsert_batch(&batch).unwrap();
+    assert_eq!(
+        stats,
+        BatchStats {
+            inserted: 0,
+            updated: 1,
+            unchanged: 2
+        }
+    );
+    assert!(catalog.generation() > generation);
+    assert_eq!(catalog.indexed_generation(), catalog.generation());
+    assert!(find(&catalog, "ratings").is_empty());
+    assert_eq!(find(&catalog, "critiques"), ["acme/tiny-reviews"]);
+    // Replaced, not duplicated.
+    assert_eq!(
+        catalog
+            .search(&Query::parse("tiny"), SortKey::Relevance, 10, 0)
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(catalog.len(), 3);
+
+    // Nothing changed: nothing is rewritten and the generation stays.
+    let generation = catalog.generation();
+    let stats = catalog.upsert_batch(&batch).unwrap();
+    assert_eq!(stats.unchanged, 3);
+    assert_eq!(catalog.generation(), generation);
+}
+
+#[test]
+fn the_last_copy_of_a_repeated_id_in_a_batch_wins() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    let first = dataset("acme/dup", "first version", 1);
+    let second = dataset("acme/dup", "second version", 2);
+    let stats = catalog.upsert_batch(&[first, second.clone()]).unwrap();
+    assert_eq!(stats.inserted, 1);
+    assert_eq!(catalog.len(), 1);
+    assert_eq!(catalog.get(&id("acme/dup")).unwrap(), Some(second));
+    assert!(find(&catalog, "first").is_empty());
+}
+
+#[test]
+fn removed_records_are_gone() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    catalog.upsert_batch(&sample()).unwrap();
+    let removed = catalog
+        .remove_batch(&[id("rajpurkar/squad"), id("nobody/never-existed")])
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(catalog.len(), 2);
+    assert_eq!(catalog.get(&id("rajpurkar/squad")).unwrap(), None);
+    assert!(find(&catalog, "comprehension").is_empty());
+    assert_eq!(catalog.indexed_generation(), catalog.generation());
+    assert_eq!(catalog.remove_batch(&[id("rajpurkar/squad")]).unwrap(), 0);
+}
+
+#[test]
+fn get_ignores_case_when_no_id_matches_exactly() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    catalog.upsert_batch(&sample()).unwrap();
+    let got = catalog.get(&id("RajPurkar/SQuAD")).unwrap().unwrap();
+    assert_eq!(got.id.as_str(), "rajpurkar/squad");
+}
+
+#[test]
+fn a_prefix_of_the_last_word_finds_as_you_type() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    catalog.upsert_batch(&sample()).unwrap();
+    assert_eq!(find(&catalog, "squ"), ["rajpurkar/squad"]);
+    // Among completions, popularity decides, not how rare the completed word is.
+    catalog
+        .upsert_batch(&[dataset("lab/cells", "squamous epithelium images", 2)])
+        .unwrap();
+    assert_eq!(find(&catalog, "squ"), ["rajpurkar/squad", "lab/cells"]);
+    assert!(find(&catalog, "s").contains(&"rajpurkar/squad".to_string()));
+    assert_eq!(find(&catalog, "reading compre"), ["rajpurkar/squad"]);
+    // Only the last word is a prefix: earlier words must match whole.
+    assert!(find(&catalog, "compre reading").is_empty());
+    // Words that yield no tokens are ignored.
+    assert_eq!(find(&catalog, "-- gsm"), ["openai/gsm8k"]);
+}
+
+#[test]
+fn a_record_named_like_the_query_outranks_more_popular_mentions() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    catalog
+        .upsert_batch(&[
+            dataset(
+                "big/qa-mix",
+                "A mixture of squad, squad questions and squad answers.",
+                9_000_000,
+            ),
+            dataset("someone/squad", "A copy.", 3),
+            dataset("rajpurkar/squad", "Reading comprehension.", 140_000),
+            dataset("small/squad_v2", "Version two.", 10),
+        ])
+        .unwrap();
+    let hits = find(&catalog, "squad");
+    assert_eq!(hits.len(), 4);
+    // Both records named `squad` come first, the popular one on top.
+    assert_eq!(hits[..2], ["rajpurkar/squad", "someone/squad"]);
+    // The whole id beats a same-named record.
+    assert_eq!(find(&catalog, "SOMEONE/squad")[0], "someone/squad");
+    // Joined name parts are searchable too.
+    assert_eq!(find(&catalog, "squadv2"), ["small/squad_v2"]);
+}
+
+#[test]
+fn non_relevance_sorts_are_descending_with_ties_by_id() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    let mut batch = Vec::new();
+    for (i, (downloads, likes)) in [(5, 30), (50, 10), (5, 20), (500, 0)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut d = dataset(&format!("org/data-{i}"), "common words", downloads);
+        d.likes = likes;
+        d.trending_score = i as f64 * 1.5;
+        d.last_modified = Some(
+            Utc.timestamp_opt(1_700_000_000 + i as i64 * 86_400, 0)
+                .unwrap(),
+        );
+        d.created_at = (i != 2).then(|| Utc.timestamp_opt(1_600_000_000 - i as i64, 0).unwrap());
+        batch.push(d);
+    }
+    // Indexed in reverse, so document order disagrees with id order on ties.
+    batch.reverse();
+    catalog.upsert_batch(&batch).unwrap();
+    let sorted = |sort| ids(&catalog, "common", sort, 10, 0);
+    assert_eq!(
+        sorted(SortKey::Downloads),
+        ["org/data-3", "org/data-1", "org/data-0", "org/data-2"]
+    );
+    assert_eq!(
+        sorted(SortKey::Likes),
+        ["org/data-0", "org/data-2", "org/data-1", "org/data-3"]
+    );
+    assert_eq!(
+        sorted(SortKey::LastModified),
+        ["org/data-3", "org/data-2", "org/data-1", "org/data-0"]
+    );
+    assert_eq!(
+        sorted(SortKey::TrendingScore),
+        ["org/data-3", "org/data-2", "org/data-1", "org/data-0"]
+    );
+    // A record without a creation date comes last.
+    assert_eq!(
+        sorted(SortKey::CreatedAt),
+        ["org/data-0", "org/data-1", "org/data-3", "org/data-2"]
+    );
+    // With no words, relevance means downloads.
+    assert_eq!(
+        ids(&catalog, "", SortKey::Relevance, 10, 0),
+        sorted(SortKey::Downloads)
+    );
+}
+
+#[test]
+fn total_counts_every_match_and_pages_do_not_overlap() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    let mut batch: Vec<Dataset> = (0..25)
+        .map(|i| dataset(&format!("org/page-{i:02}"), "paged corpus", i % 4))
+        .collect();
+    batch.push(dataset("org/other", "unrelated", 7));
+    catalog.upsert_batch(&batch).unwrap();
+
+    for sort in [SortKey::Relevance, SortKey::Downloads] {
+        let mut seen = Vec::new();
+        for offset in [0, 10, 20] {
+            let page = catalog
+                .search(&Query::parse("paged"), sort, 10, offset)
+                .unwrap();
+            assert_eq!(page.total, 25);
+            seen.extend(page.hits.into_iter().map(|d| d.id.to_string()));
+        }
+        let mut unique = seen.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(seen.len(), 25, "{sort}");
+        assert_eq!(unique.len(), 25, "{sort}: pages overlap");
+    }
+
+    let beyond = catalog
+        .search(&Query::parse("paged"), SortKey::Downloads, 10, 500)
+        .unwrap();
+    assert_eq!((beyond.total, beyond.hits.len()), (25, 0));
+    let counted = catalog
+        .search(&Query::parse("paged"), SortKey::Relevance, 0, 0)
+        .unwrap();
+    assert_eq!((counted.total, counted.hits.len()), (25, 0));
+    let all = catalog
+        .search(&Query::default(), SortKey::Relevance, 100, 0)
+        .unwrap();
+    assert_eq!(all.total, 26);
+}
+
+#[test]
+fn a_page_holds_at_most_a_thousand_hits() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    let batch: Vec<Dataset> = (0..1005)
+        .map(|i| dataset(&format!("bulk/item-{i}"), "bulk", i))
+        .collect();
+    catalog.upsert_batch(&batch).unwrap();
+    let page = catalog
+        .search(&Query::parse("bulk"), SortKey::Downloads, 5000, 0)
+        .unwrap();
+    assert_eq!(page.total, 1005);
+    assert_eq!(page.hits.len(), 1000);
+}
+
+#[test]
+fn author_filter_matches_any_listed_owner() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    let mut batch = sample();
+    // An explicit author wins over the namespace.
+    let mut moved = dataset("legacy/glue-copy", "benchmark", 1);
+    moved.author = Some("NYU-MLL".to_string());
+    batch.push(moved);
+    catalog.upsert_batch(&batch).unwrap();
+    let mut hits = ids(
+        &catalog,
+        "author:acme author:OPENAI",
+        SortKey::Downloads,
+        10,
+        0,
+    );
+    hits.sort();
+    assert_eq!(hits, ["acme/tiny-reviews", "openai/gsm8k"]);
+    assert_eq!(find(&catalog, "author:nyu-mll"), ["legacy/glue-copy"]);
+    assert!(find(&catalog, "author:legacy").is_empty());
+}
+
+#[test]
+fn everything_survives_a_reopen() {
+    let dir = TempDir::new().unwrap();
+    let generation = {
+        let catalog = open(&dir);
+        catalog.upsert_batch(&sample()).unwrap();
+        catalog.set_meta("sync.cursor", b"page-7").unwrap();
+        catalog.flush().unwrap();
+        catalog.generation()
+    };
+    let catalog = open(&dir);
+    assert_eq!(catalog.len(), 3);
+    assert_eq!(catalog.generation(), generation);
+    assert_eq!(catalog.indexed_generation(), generation);
+    assert_eq!(find(&catalog, "comprehension"), ["rajpurkar/squad"]);
+    assert_eq!(
+        catalog.meta("sync.cursor").unwrap().as_deref(),
+        Some(&b"page-7"[..])
+    );
+    assert_eq!(catalog.meta("missing").unwrap(), None);
+    assert!(catalog.get(&id("acme/tiny-reviews")).unwrap().is_some());
+}
+
+#[test]
+fn reindex_rebuilds_the_same_results() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    catalog.upsert_batch(&sample()).unwrap();
+    catalog.remove_batch(&[id("acme/tiny-reviews")]).unwrap();
+    let before = ids(&catalog, "", SortKey::Downloads, 10, 0);
+    assert_eq!(catalog.reindex().unwrap(), 2);
+    assert_eq!(ids(&catalog, "", SortKey::Downloads, 10, 0), before);
+    assert_eq!(find(&catalog, "math"), ["openai/gsm8k"]);
+    assert!(find(&catalog, "reviews").is_empty());
+    assert_eq!(catalog.indexed_generation(), catalog.generation());
+}
+
+#[test]
+fn a_missing_or_damaged_index_is_rebuilt_on_open() {
+    let dir = TempDir::new().unwrap();
+    drop({
+        let catalog = open(&dir);
+        catalog.upsert_batch(&sample()).unwrap();
+        catalog
+    });
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    drop({
+        let catalog = open(&dir);
+        assert_eq!(find(&catalog, "math"), ["openai/gsm8k"]);
+        catalog
+    });
+    // A segment file lost.
+    let mut lost = 0;
+    for entry in std::fs::read_dir(dir.path().join("index")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "term") {
+            std::fs::remove_file(path).unwrap();
+            lost += 1;
+        }
+    }
+    assert!(lost > 0);
+    drop({
+        let catalog = open(&dir);
+        assert_eq!(find(&catalog, "math"), ["openai/gsm8k"]);
+        catalog
+    });
+    std::fs::write(dir.path().join("index/meta.json"), "not json").unwrap();
+    let catalog = open(&dir);
+    assert_eq!(find(&catalog, "math"), ["openai/gsm8k"]);
+    assert_eq!(catalog.indexed_generation(), catalog.generation());
+}
+
+#[test]
+fn a_second_catalog_on_the_same_directory_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let _first = open(&dir);
+    match Catalog::open(dir.path(), options()) {
+        Err(err @ StoreError::Locked { .. }) => {
+            let message = err.to_string();
+            assert!(message.contains("another hubdex daemon uses"), "{message}");
+            assert!(
+                message.contains(&dir.path().display().to_string()),
+                "{message}"
+            );
+        }
+        Err(other) => panic!("expected Locked, got {other}"),
+        Ok(_) => panic!("a second catalog opened the same directory"),
+    }
+}

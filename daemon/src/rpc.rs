@@ -1,0 +1,63 @@
+//! The RPC door: the tarpc service over the Unix socket, delegating to [`Daemon`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Future, StreamExt};
+use hubdex_core::Dataset;
+use hubdex_ipc::{
+    ApiError, EventBatch, Hello, Hubdex, PROTOCOL, SearchRequest, SearchResponse, Status,
+};
+use tarpc::context::Context;
+use tarpc::server::{BaseChannel, Channel};
+use tokio::net::UnixListener;
+
+use crate::service::Daemon;
+
+/// The tarpc server: a cheap handle on the shared daemon.
+#[derive(Clone)]
+struct RpcServer(Arc<Daemon>);
+
+impl Hubdex for RpcServer {
+    async fn hello(self, _: Context) -> Hello {
+        Hello {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            protocol: PROTOCOL,
+            pid: std::process::id(),
+        }
+    }
+
+    async fn search(self, _: Context, request: SearchRequest) -> Result<SearchResponse, ApiError> {
+        self.0.search(request).await
+    }
+
+    async fn dataset(self, _: Context, id: String) -> Result<Dataset, ApiError> {
+        self.0.dataset(&id).await
+    }
+
+    async fn status(self, _: Context) -> Status {
+        self.0.status()
+    }
+
+    async fn sync_now(self, _: Context) -> bool {
+        self.0.sync_now()
+    }
+
+    async fn events(self, _: Context, since: u64, wait_ms: u64) -> EventBatch {
+        self.0.events(since, Duration::from_millis(wait_ms)).await
+    }
+}
+
+/// Accepts connections on `listener` and serves each on its own task, until accept fails.
+pub async fn serve(listener: UnixListener, daemon: Arc<Daemon>) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let server = RpcServer(daemon.clone());
+        let channel = BaseChannel::with_defaults(hubdex_ipc::server_transport(stream));
+        tokio::spawn(channel.execute(server.serve()).for_each(spawn));
+    }
+}
+
+async fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
+    tokio::spawn(fut);
+}

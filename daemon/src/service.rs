@@ -1,0 +1,174 @@
+//! The daemon's shared state and the one set of handlers behind both doors (RPC and HTTP).
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use hubdex_core::{Dataset, DatasetId, Query, SortKey};
+use hubdex_hub::HubClient;
+use hubdex_ipc::{ApiError, EventBatch, SearchRequest, SearchResponse, Status, SyncProgress, SyncReport};
+use hubdex_store::Catalog;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::events::EventLog;
+use crate::metrics::Metrics;
+
+/// The most hits one search may return.
+pub const MAX_LIMIT: usize = 1000;
+
+/// The longest long-poll a client may ask for.
+const MAX_EVENT_WAIT: Duration = Duration::from_secs(60);
+
+/// What the syncer has done and is doing, as shown by `status`.
+#[derive(Debug, Default, Clone)]
+pub struct SyncState {
+    /// The sync running now.
+    pub running: Option<SyncProgress>,
+    /// The last finished sync.
+    pub last: Option<SyncReport>,
+    /// When a sync last succeeded.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Why the Hub cannot be reached, while it cannot.
+    pub offline: Option<String>,
+    /// When the next sync is due.
+    pub next: Option<DateTime<Utc>>,
+}
+
+/// Everything the handlers share: the catalog, the Hub client, sync state, events, metrics.
+pub struct Daemon {
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) hub: HubClient,
+    pub(crate) config: Config,
+    pub(crate) events: EventLog,
+    pub(crate) metrics: Metrics,
+    pub(crate) sync: Mutex<SyncState>,
+    pub(crate) sync_requested: Notify,
+    pub(crate) http_addr: OnceLock<String>,
+}
+
+impl Daemon {
+    /// Bundles the parts into the shared state.
+    pub fn new(catalog: Arc<Catalog>, hub: HubClient, config: Config) -> Self {
+        let daemon = Self {
+            catalog,
+            hub,
+            config,
+            events: EventLog::new(),
+            metrics: Metrics::new(),
+            sync: Mutex::new(SyncState::default()),
+            sync_requested: Notify::new(),
+            http_addr: OnceLock::new(),
+        };
+        daemon.refresh_record_gauge();
+        daemon
+    }
+
+    /// Locks the sync state; a panic elsewhere never makes it unreadable.
+    pub(crate) fn sync_state(&self) -> std::sync::MutexGuard<'_, SyncState> {
+        self.sync.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn refresh_record_gauge(&self) {
+        self.metrics
+            .catalog_records
+            .set(i64::try_from(self.catalog.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Searches the local catalog.
+    pub async fn search(&self, request: SearchRequest) -> Result<SearchResponse, ApiError> {
+        if request.limit > MAX_LIMIT {
+            return Err(ApiError::bad_request(format!(
+                "limit {} is too large; ask for at most {MAX_LIMIT} and page with offset",
+                request.limit
+            )));
+        }
+        let started = Instant::now();
+        let query = Query::parse(&request.query);
+        let sort = request.sort.unwrap_or_default();
+        let catalog = self.catalog.clone();
+        let results = tokio::task::spawn_blocking(move || {
+            catalog.search(&query, sort, request.limit, request.offset)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("the search task failed: {e}")))?
+        .map_err(|e| ApiError::internal(format!("search failed: {e}")))?;
+        let hits = results
+            .hits
+            .into_iter()
+            .map(|mut d| {
+                d.card_data = None;
+                d
+            })
+            .collect();
+        Ok(SearchResponse {
+            total: results.total,
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+            hits,
+        })
+    }
+
+    /// One dataset's full record.
+    pub async fn dataset(&self, id: &str) -> Result<Dataset, ApiError> {
+        let id = DatasetId::new(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let catalog = self.catalog.clone();
+        let lookup = id.clone();
+        tokio::task::spawn_blocking(move || catalog.get(&lookup))
+            .await
+            .map_err(|e| ApiError::internal(format!("the lookup task failed: {e}")))?
+            .map_err(|e| ApiError::internal(format!("lookup failed: {e}")))?
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "no dataset `{id}` in the local catalog; check the id, or run `hubdex sync` if it is new on the Hub"
+                ))
+            })
+    }
+
+    /// The catalog and sync state.
+    pub fn status(&self) -> Status {
+        let sync = self.sync_state().clone();
+        Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            records: self.catalog.len(),
+            endpoint: self.hub.endpoint().to_string(),
+            syncing: sync.running,
+            last_sync: sync.last,
+            last_success: sync.last_success,
+            offline: sync.offline,
+            next_sync: sync.next,
+            http: self.http_addr.get().cloned(),
+        }
+    }
+
+    /// Asks the syncer to sync now; `false` when a sync is already running.
+    pub fn sync_now(&self) -> bool {
+        if self.sync_state().running.is_some() {
+            return false;
+        }
+        self.sync_requested.notify_one();
+        true
+    }
+
+    /// Events since `since`, waiting up to `wait` (capped at a minute) for the first one.
+    pub async fn events(&self, since: u64, wait: Duration) -> EventBatch {
+        self.events.since(since, wait.min(MAX_EVENT_WAIT)).await
+    }
+
+    /// A page of the Hub-compatible listing: `(records, next offset)` for `/api/datasets`.
+    pub async fn hub_listing(
+        &self,
+        query: Query,
+        sort: SortKey,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<Dataset>, Option<usize>), ApiError> {
+        let catalog = self.catalog.clone();
+        let results = tokio::task::spawn_blocking(move || catalog.search(&query, sort, limit, offset))
+            .await
+            .map_err(|e| ApiError::internal(format!("the listing task failed: {e}")))?
+            .map_err(|e| ApiError::internal(format!("listing failed: {e}")))?;
+        let end = offset + results.hits.len();
+        let next = (!results.hits.is_empty() && (end as u64) < results.total).then_some(end);
+        Ok((results.hits, next))
+    }
+}

@@ -1,0 +1,144 @@
+//! The contract between the hubdex daemon and its clients.
+//!
+//! A [`tarpc`] service over a Unix socket, JSON-framed (the records carry free-form card
+//! data, which a self-describing format handles and bincode does not). The daemon serves
+//! [`Hubdex`]; the TUI and the CLI call it through [`HubdexClient`] from [`connect`].
+
+mod paths;
+mod wire;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hubdex_core::Dataset;
+use tarpc::{ClientMessage, Response};
+use tarpc::tokio_serde::formats::Json;
+use tarpc::tokio_util::codec::length_delimited::LengthDelimitedCodec;
+use tokio::net::{UnixListener, UnixStream};
+
+pub use paths::Paths;
+pub use wire::{
+    ApiError, ErrorKind, Event, EventBatch, EventKind, Hello, SearchRequest, SearchResponse,
+    Status, SyncProgress, SyncReport,
+};
+
+/// The protocol number; a client that sees another one restarts the daemon.
+pub const PROTOCOL: u32 = 1;
+
+/// The largest frame either side accepts (a page of search hits is far smaller).
+const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+/// The daemon's RPC service.
+#[tarpc::service]
+pub trait Hubdex {
+    /// Version and protocol of the daemon, asked first by every client.
+    async fn hello() -> Hello;
+    /// Searches the local catalog.
+    async fn search(request: SearchRequest) -> Result<SearchResponse, ApiError>;
+    /// One dataset's full record, card data included.
+    async fn dataset(id: String) -> Result<Dataset, ApiError>;
+    /// The catalog and sync state.
+    async fn status() -> Status;
+    /// Starts a sync now; `false` when one is already running.
+    async fn sync_now() -> bool;
+    /// Events with `seq >= since`, waiting up to `wait_ms` for the first one (a long-poll).
+    async fn events(since: u64, wait_ms: u64) -> EventBatch;
+}
+
+/// Why talking to the daemon failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IpcError {
+    /// No daemon listens on the socket.
+    #[error("no hubdex daemon answers on {path}: {source}; start one with `hubdex daemon`")]
+    NotRunning {
+        /// The socket tried.
+        path: PathBuf,
+        /// The connect error.
+        source: std::io::Error,
+    },
+    /// Another daemon already listens on the socket.
+    #[error("another hubdex daemon already listens on {0}; stop it first, or set HUBDEX_HOME to use another home")]
+    AlreadyRunning(PathBuf),
+    /// The socket could not be created.
+    #[error("cannot listen on {path}: {source}")]
+    Bind {
+        /// The socket path.
+        path: PathBuf,
+        /// The bind error.
+        source: std::io::Error,
+    },
+    /// A state directory could not be created.
+    #[error("cannot use the directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// Neither `HUBDEX_HOME` nor a home directory is known.
+    #[error("cannot find a home directory for hubdex's state; set HUBDEX_HOME to a folder")]
+    NoHomeDirectory,
+}
+
+/// Connects to the daemon listening on `socket`.
+pub async fn connect(socket: &Path) -> Result<HubdexClient, IpcError> {
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|source| IpcError::NotRunning {
+            path: socket.to_path_buf(),
+            source,
+        })?;
+    let framed = codec().new_framed(stream);
+    let transport = tarpc::serde_transport::new(framed, Json::default());
+    Ok(HubdexClient::new(tarpc::client::Config::default(), transport).spawn())
+}
+
+/// A request context whose deadline is `timeout` from now (tarpc's default is 10 s).
+pub fn context_with_timeout(timeout: Duration) -> tarpc::context::Context {
+    let mut ctx = tarpc::context::current();
+    ctx.deadline = Instant::now() + timeout;
+    ctx
+}
+
+/// Binds the daemon's socket with mode 0600.
+///
+/// A socket file left by a crashed daemon is removed, but only after a connect to it is
+/// refused; if a daemon answers, this fails with [`IpcError::AlreadyRunning`].
+pub async fn bind(socket: &Path) -> Result<UnixListener, IpcError> {
+    use std::os::unix::fs::PermissionsExt;
+    if socket.exists() {
+        match UnixStream::connect(socket).await {
+            Ok(_) => return Err(IpcError::AlreadyRunning(socket.to_path_buf())),
+            Err(_) => {
+                let _ = std::fs::remove_file(socket);
+            }
+        }
+    }
+    let bind_err = |source| IpcError::Bind {
+        path: socket.to_path_buf(),
+        source,
+    };
+    let listener = UnixListener::bind(socket).map_err(bind_err)?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(bind_err)?;
+    Ok(listener)
+}
+
+/// The transport the daemon serves one accepted connection with.
+pub type ServerTransport = tarpc::serde_transport::Transport<
+    UnixStream,
+    ClientMessage<HubdexRequest>,
+    Response<HubdexResponse>,
+    Json<ClientMessage<HubdexRequest>, Response<HubdexResponse>>,
+>;
+
+/// Wraps an accepted connection in the protocol's framing and encoding; the daemon then
+/// runs `BaseChannel::with_defaults(transport).execute(server.serve())` on it.
+pub fn server_transport(stream: UnixStream) -> ServerTransport {
+    tarpc::serde_transport::new(codec().new_framed(stream), Json::default())
+}
+
+fn codec() -> tarpc::tokio_util::codec::length_delimited::Builder {
+    let mut builder = LengthDelimitedCodec::builder();
+    builder.max_frame_length(MAX_FRAME);
+    builder
+}

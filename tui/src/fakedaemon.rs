@@ -1,0 +1,222 @@
+//! An in-process stand-in for the daemon, serving the real IPC protocol on a real Unix socket
+//! from its own runtime, so tests can stop it the way a crash would (every connection drops).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use hubdex_core::Dataset;
+use hubdex_ipc::{
+    ApiError, Event, EventBatch, EventKind, Hello, Hubdex, PROTOCOL, SearchRequest, SearchResponse,
+    Status, SyncProgress, SyncReport,
+};
+use tarpc::context::Context;
+use tarpc::server::{BaseChannel, Channel};
+use tokio::sync::Notify;
+
+use crate::ui::testdata;
+
+/// A daemon serving the fixture hits.
+#[derive(Clone)]
+pub struct FakeDaemon {
+    protocol: u32,
+    search_delay: Duration,
+    sync_error: Option<String>,
+    state: Arc<State>,
+}
+
+#[derive(Default)]
+struct State {
+    searches: Mutex<Vec<String>>,
+    events: Mutex<Vec<Event>>,
+    news: Notify,
+}
+
+/// A running [`FakeDaemon`]; dropping or stopping it drops every connection.
+pub struct Server {
+    /// The socket it listens on.
+    pub socket: PathBuf,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl FakeDaemon {
+    pub fn new() -> FakeDaemon {
+        FakeDaemon {
+            protocol: PROTOCOL,
+            search_delay: Duration::ZERO,
+            sync_error: None,
+            state: Arc::default(),
+        }
+    }
+
+    /// Speaks another protocol, like an outdated daemon.
+    pub fn with_protocol(mut self, protocol: u32) -> FakeDaemon {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Takes this long to answer each search.
+    pub fn with_search_delay(mut self, delay: Duration) -> FakeDaemon {
+        self.search_delay = delay;
+        self
+    }
+
+    /// Every sync fails with this error.
+    pub fn with_sync_error(mut self, error: &str) -> FakeDaemon {
+        self.sync_error = Some(error.to_string());
+        self
+    }
+
+    /// The queries searched so far, in order of arrival.
+    pub fn searches(&self) -> Vec<String> {
+        self.state.searches.lock().unwrap().clone()
+    }
+
+    /// Serves on `dir/hubdex.sock` from a runtime of its own.
+    pub async fn start(self, dir: &Path) -> Server {
+        let socket = dir.join("hubdex.sock");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (bound, is_bound) = tokio::sync::oneshot::channel();
+        let path = socket.clone();
+        runtime.spawn(async move {
+            let listener = hubdex_ipc::bind(&path).await.unwrap();
+            bound.send(()).unwrap();
+            while let Ok((stream, _)) = listener.accept().await {
+                let channel = BaseChannel::with_defaults(hubdex_ipc::server_transport(stream));
+                tokio::spawn(
+                    channel
+                        .execute(self.clone().serve())
+                        .for_each(|call| async move {
+                            tokio::spawn(call);
+                        }),
+                );
+            }
+        });
+        is_bound.await.unwrap();
+        Server {
+            socket,
+            runtime: Some(runtime),
+        }
+    }
+
+    fn push(&self, kind: EventKind) {
+        let mut events = self.state.events.lock().unwrap();
+        let seq = events.last().map_or(1, |e| e.seq + 1);
+        events.push(Event {
+            seq,
+            at: Utc::now(),
+            kind,
+        });
+        drop(events);
+        self.state.news.notify_waiters();
+    }
+
+    fn collect(&self, since: u64) -> EventBatch {
+        let events = self.state.events.lock().unwrap();
+        EventBatch {
+            events: events.iter().filter(|e| e.seq >= since).cloned().collect(),
+            next: events
+                .last()
+                .map_or(since.max(1), |e| (e.seq + 1).max(since)),
+            missed: false,
+        }
+    }
+}
+
+impl Server {
+    /// Stops serving, as a crash would, and returns once the socket refuses connections.
+    pub async fn stop(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+        for _ in 0..200 {
+            if std::os::unix::net::UnixStream::connect(&self.socket).is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the fake daemon still answers after being stopped");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Hubdex for FakeDaemon {
+    async fn hello(self, _: Context) -> Hello {
+        Hello {
+            version: "0.0.0-fake".into(),
+            protocol: self.protocol,
+            pid: 4_194_304,
+        }
+    }
+
+    async fn search(self, _: Context, request: SearchRequest) -> Result<SearchResponse, ApiError> {
+        self.state
+            .searches
+            .lock()
+            .unwrap()
+            .push(request.query.clone());
+        tokio::time::sleep(self.search_delay).await;
+        let hits: Vec<Dataset> = testdata::hits()
+            .into_iter()
+            .filter(|d| d.id.as_str().contains(&request.query))
+            .take(request.limit)
+            .collect();
+        Ok(SearchResponse {
+            total: hits.len() as u64,
+            took_ms: 0.5,
+            hits,
+        })
+    }
+
+    async fn dataset(self, _: Context, id: String) -> Result<Dataset, ApiError> {
+        testdata::hits()
+            .into_iter()
+            .find(|d| d.id.as_str() == id)
+            .ok_or_else(|| ApiError::not_found(format!("no dataset {id} in the local catalog")))
+    }
+
+    async fn status(self, _: Context) -> Status {
+        testdata::status()
+    }
+
+    async fn sync_now(self, _: Context) -> bool {
+        let now = Utc::now();
+        self.push(EventKind::SyncStarted);
+        self.push(EventKind::SyncProgress(SyncProgress {
+            started_at: now,
+            pages: 1,
+            records: 3,
+        }));
+        self.push(EventKind::SyncFinished(SyncReport {
+            started_at: now,
+            finished_at: now,
+            pages: 1,
+            records: 3,
+            error: self.sync_error.clone(),
+        }));
+        true
+    }
+
+    async fn events(self, _: Context, since: u64, wait_ms: u64) -> EventBatch {
+        let batch = self.collect(since);
+        if !batch.events.is_empty() || wait_ms == 0 {
+            return batch;
+        }
+        let news = self.state.news.notified();
+        let _ = tokio::time::timeout(Duration::from_millis(wait_ms), news).await;
+        self.collect(since)
+    }
+}

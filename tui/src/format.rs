@@ -1,0 +1,610 @@
+//! Pure text formatting shared by the TUI and the CLI: numbers, dates, display widths, the
+//! search table, the dataset card and the status report. Nothing here does I/O or reads the
+//! clock; callers pass `now`.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use hubdex_core::Dataset;
+use hubdex_ipc::{SearchResponse, Status};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// The Hub's web endpoint, used for dataset URLs until the daemon says which one it syncs from.
+pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+
+/// Frames of the braille spinner shown while something is under way.
+pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/// A count in at most four characters: `999`, `1.2k`, `35k`, `1.2M`, `3B`.
+pub fn compact(n: u64) -> String {
+    if n < 1000 {
+        return n.to_string();
+    }
+    const UNITS: [(f64, &str); 3] = [(1e3, "k"), (1e6, "M"), (1e9, "B")];
+    #[allow(clippy::cast_precision_loss)]
+    let value = n as f64;
+    for (i, (scale, suffix)) in UNITS.iter().enumerate() {
+        let x = value / scale;
+        if x < 9.95 {
+            let one_decimal = format!("{x:.1}");
+            let trimmed = one_decimal.strip_suffix(".0").unwrap_or(&one_decimal);
+            return format!("{trimmed}{suffix}");
+        }
+        if x < 999.5 || i == UNITS.len() - 1 {
+            return format!("{x:.0}{suffix}");
+        }
+    }
+    n.to_string()
+}
+
+/// A count with thousands separators: `12,345`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count and its noun: `1 page`, `12,000 records`.
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// A date as `YYYY-MM-DD`, or `-` when unknown.
+pub fn date(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "-".to_string(), |at| at.format("%Y-%m-%d").to_string())
+}
+
+/// How long ago (or how far ahead) `at` is from `now`, in words: `5 min ago`, `in 2 h`.
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - at).num_seconds();
+    let (amount, future) = (secs.unsigned_abs(), secs < 0);
+    if amount < 60 {
+        return if future { "in a moment" } else { "just now" }.to_string();
+    }
+    let span = if amount < 3600 {
+        format!("{} min", amount / 60)
+    } else if amount < 86_400 {
+        format!("{} h", amount / 3600)
+    } else {
+        let days = amount / 86_400;
+        format!("{days} day{}", if days == 1 { "" } else { "s" })
+    };
+    if future {
+        format!("in {span}")
+    } else {
+        format!("{span} ago")
+    }
+}
+
+/// A search time in milliseconds: `0.4 ms`, `12 ms`.
+pub fn millis(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+/// The display width of `s` in terminal cells (CJK characters take two).
+pub fn width(s: &str) -> usize {
+    UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `max` cells, ending in `…` when something was cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_string();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// `s` padded with spaces on the right to `cells` cells.
+pub fn pad_right(s: &str, cells: usize) -> String {
+    format!("{s}{}", " ".repeat(cells.saturating_sub(width(s))))
+}
+
+/// `s` padded with spaces on the left to `cells` cells.
+pub fn pad_left(s: &str, cells: usize) -> String {
+    format!("{}{s}", " ".repeat(cells.saturating_sub(width(s))))
+}
+
+/// Text wrapped at word boundaries to lines of at most `cells` cells. Words longer than a
+/// line (URLs, and CJK text, which has no spaces) are broken between characters. Line
+/// breaks in `text` are kept; no line is ever wider than `cells`.
+pub fn wrap(text: &str, cells: usize) -> Vec<String> {
+    let cells = cells.max(1);
+    let mut lines = Vec::new();
+    for paragraph in text.split('\n') {
+        let mut line = String::new();
+        let mut used = 0;
+        for word in paragraph.split_whitespace() {
+            let w = width(word);
+            if used > 0 && used + 1 + w <= cells {
+                line.push(' ');
+                line.push_str(word);
+                used += 1 + w;
+                continue;
+            }
+            if used > 0 {
+                lines.push(std::mem::take(&mut line));
+                used = 0;
+            }
+            if w <= cells {
+                line.push_str(word);
+                used = w;
+                continue;
+            }
+            for c in word.chars() {
+                let cw = c.width().unwrap_or(0);
+                if used + cw > cells {
+                    lines.push(std::mem::take(&mut line));
+                    used = 0;
+                }
+                line.push(c);
+                used += cw;
+            }
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+/// A README extract made readable: control characters dropped, each line trimmed, runs of
+/// blank lines (the Hub's extracts are full of `\n\t\n\t\t`) folded into one.
+pub fn clean_description(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line: String = line
+            .chars()
+            .map(|c| if c == '\t' { ' ' } else { c })
+            .filter(|c| !c.is_control())
+            .collect();
+        let line = line.trim();
+        if line.is_empty() && out.last().is_none_or(String::is_empty) {
+            continue;
+        }
+        out.push(line.to_string());
+    }
+    while out.last().is_some_and(String::is_empty) {
+        out.pop();
+    }
+    out.join("\n")
+}
+
+/// Width of the `downloads` column (its header).
+const DOWNLOADS_W: usize = 9;
+/// Width of the `likes` column (its header).
+const LIKES_W: usize = 5;
+/// Width of the `updated` column (a date).
+const UPDATED_W: usize = 10;
+/// Spaces between CLI table columns.
+const GAP: usize = 2;
+/// The narrowest the id column gets, however narrow the terminal.
+const MIN_ID_W: usize = 12;
+
+/// The search hits as a table (id, downloads, likes, updated). With `max_width` (a
+/// terminal's width) ids are truncated with `…` so rows fit; without it (a pipe) ids are
+/// printed whole.
+pub fn search_table(hits: &[Dataset], max_width: Option<usize>) -> String {
+    let longest = hits
+        .iter()
+        .map(|d| width(d.id.as_str()))
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let fixed = DOWNLOADS_W + LIKES_W + UPDATED_W + 3 * GAP;
+    let id_w = match max_width {
+        Some(max) => longest.min(max.saturating_sub(fixed).max(MIN_ID_W)),
+        None => longest,
+    };
+    let gap = " ".repeat(GAP);
+    let mut out = String::new();
+    let row = |out: &mut String, id: &str, downloads: &str, likes: &str, updated: &str| {
+        let line = format!(
+            "{}{gap}{}{gap}{}{gap}{}",
+            pad_right(&truncate(id, id_w), id_w),
+            pad_left(downloads, DOWNLOADS_W),
+            pad_left(likes, LIKES_W),
+            pad_right(updated, UPDATED_W),
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    };
+    row(&mut out, "id", "downloads", "likes", "updated");
+    for d in hits {
+        row(
+            &mut out,
+            d.id.as_str(),
+            &compact(d.downloads),
+            &compact(d.likes),
+            &date(d.last_modified),
+        );
+    }
+    out
+}
+
+/// The line under a search table: `20 of 1,234 datasets · 3.1 ms`.
+pub fn search_summary(response: &SearchResponse) -> String {
+    format!(
+        "{} of {} dataset{} · {}",
+        thousands(response.hits.len() as u64),
+        thousands(response.total),
+        if response.total == 1 { "" } else { "s" },
+        millis(response.took_ms)
+    )
+}
+
+/// One dataset as `hubdex show` prints it: fields, then the description.
+pub fn dataset_card(d: &Dataset, endpoint: &str) -> String {
+    let mut out = String::new();
+    let mut field = |name: &str, value: &str| {
+        let _ = writeln!(out, "{} {value}", pad_right(name, 10));
+    };
+    field("id", d.id.as_str());
+    if let Some(name) = d.pretty_name() {
+        field("name", name);
+    }
+    field("author", d.owner().unwrap_or("-"));
+    field("licence", d.license().unwrap_or("-"));
+    field(
+        "downloads",
+        &format!("{} (last 30 days)", thousands(d.downloads)),
+    );
+    field("likes", &thousands(d.likes));
+    field("created", &date(d.created_at));
+    field("updated", &date(d.last_modified));
+    if d.gated.is_gated() {
+        field("gated", "yes: request access on the Hub");
+    }
+    field(
+        "tags",
+        &if d.tags.is_empty() {
+            "-".to_string()
+        } else {
+            d.tags.join(", ")
+        },
+    );
+    field("url", &d.id.web_url(endpoint));
+    let description = d.description.as_deref().map(clean_description);
+    if let Some(text) = description.filter(|t| !t.is_empty()) {
+        out.push('\n');
+        out.push_str(&text);
+        out.push('\n');
+    }
+    out
+}
+
+/// The daemon's sync state in a few words, for the status line and `hubdex status`:
+/// `syncing 12 pages / 12,000 records`, `offline: <reason>`, `synced 5 min ago`.
+pub fn sync_state(status: &Status, now: DateTime<Utc>) -> String {
+    if let Some(progress) = &status.syncing {
+        return format!(
+            "syncing {} / {}",
+            count(progress.pages, "page"),
+            count(progress.records, "record")
+        );
+    }
+    if let Some(reason) = &status.offline {
+        return format!("offline: {reason}");
+    }
+    match (&status.last_sync, status.last_success) {
+        (Some(report), _) if !report.succeeded() => {
+            format!("last sync failed {}", relative(report.finished_at, now))
+        }
+        (_, Some(at)) => format!("synced {}", relative(at, now)),
+        _ => "not synced yet".to_string(),
+    }
+}
+
+/// The full report `hubdex status` prints.
+pub fn status_report(status: &Status, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let mut field = |name: &str, value: &str| {
+        let _ = writeln!(out, "{} {value}", pad_right(name, 10));
+    };
+    field("records", &thousands(status.records));
+    field("endpoint", &status.endpoint);
+    let sync = match &status.syncing {
+        Some(p) => format!(
+            "running since {} ({}): {} pages, {} records",
+            p.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            relative(p.started_at, now),
+            thousands(p.pages),
+            thousands(p.records)
+        ),
+        None => "idle".to_string(),
+    };
+    field("sync", &sync);
+    let last = match &status.last_sync {
+        Some(r) => {
+            let when = format!(
+                "{} ({})",
+                r.finished_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                relative(r.finished_at, now)
+            );
+            match &r.error {
+                None => format!(
+                    "{when}, ok: {} pages, {} records",
+                    thousands(r.pages),
+                    thousands(r.records)
+                ),
+                Some(e) => format!("{when}, failed: {e}"),
+            }
+        }
+        None => "never".to_string(),
+    };
+    field("last sync", &last);
+    if let Some(at) = status.last_success
+        && status.last_sync.as_ref().is_some_and(|r| !r.succeeded())
+    {
+        field(
+            "last ok",
+            &format!(
+                "{} ({})",
+                at.format("%Y-%m-%d %H:%M:%S UTC"),
+                relative(at, now)
+            ),
+        );
+    }
+    let next = status.next_sync.map_or_else(
+        || "-".to_string(),
+        |at| {
+            format!(
+                "{} ({})",
+                at.format("%Y-%m-%d %H:%M:%S UTC"),
+                relative(at, now)
+            )
+        },
+    );
+    field("next sync", &next);
+    field("offline", status.offline.as_deref().unwrap_or("no"));
+    field("http", status.http.as_deref().unwrap_or("off"));
+    field("version", &status.version);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use hubdex_core::DatasetId;
+    use hubdex_ipc::{SyncProgress, SyncReport};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn dataset(id: &str, downloads: u64, likes: u64) -> Dataset {
+        let mut d = Dataset::new(DatasetId::new(id).unwrap());
+        d.downloads = downloads;
+        d.likes = likes;
+        d.last_modified = Some(at("2026-03-23T10:00:00Z"));
+        d
+    }
+
+    fn status() -> Status {
+        Status {
+            version: "0.1.0".into(),
+            records: 48_997,
+            endpoint: "https://huggingface.co".into(),
+            syncing: None,
+            last_sync: None,
+            last_success: None,
+            offline: None,
+            next_sync: None,
+            http: Some("127.0.0.1:8719".into()),
+        }
+    }
+
+    #[test]
+    fn counts_are_compact() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1k"),
+            (1252, "1.3k"),
+            (9949, "9.9k"),
+            (9950, "10k"),
+            (35_000, "35k"),
+            (774_515, "775k"),
+            (999_499, "999k"),
+            (999_500, "1M"),
+            (1_148_800, "1.1M"),
+            (12_345_678, "12M"),
+            (3_000_000_000, "3B"),
+            (u64::MAX, "18446744074B"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(compact(n), want, "compact({n})");
+        }
+    }
+
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(48_997), "48,997");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(count(1, "page"), "1 page");
+        assert_eq!(count(12_000, "record"), "12,000 records");
+    }
+
+    #[test]
+    fn dates_and_relative_times() {
+        assert_eq!(date(Some(at("2022-01-25T15:34:18Z"))), "2022-01-25");
+        assert_eq!(date(None), "-");
+        let now = at("2026-04-01T12:00:00Z");
+        assert_eq!(relative(at("2026-04-01T11:59:30Z"), now), "just now");
+        assert_eq!(relative(at("2026-04-01T11:55:00Z"), now), "5 min ago");
+        assert_eq!(relative(at("2026-04-01T09:00:00Z"), now), "3 h ago");
+        assert_eq!(relative(at("2026-03-31T12:00:00Z"), now), "1 day ago");
+        assert_eq!(relative(at("2026-03-20T12:00:00Z"), now), "12 days ago");
+        assert_eq!(relative(at("2026-04-01T12:55:00Z"), now), "in 55 min");
+    }
+
+    #[test]
+    fn truncation_respects_display_width() {
+        assert_eq!(truncate("openai/gsm8k", 20), "openai/gsm8k");
+        assert_eq!(truncate("openai/gsm8k", 12), "openai/gsm8k");
+        assert_eq!(truncate("openai/gsm8k", 8), "openai/…");
+        assert_eq!(truncate("openai/gsm8k", 1), "…");
+        assert_eq!(truncate("openai/gsm8k", 0), "");
+        // Each CJK character is two cells: never split one, never overflow.
+        assert_eq!(truncate("中文医疗数据集", 7), "中文医…");
+        assert_eq!(width(&truncate("中文医疗数据集", 7)), 7);
+        assert_eq!(truncate("中文医疗数据集", 6), "中文…");
+        assert_eq!(width(&truncate("中文医疗数据集", 6)), 5);
+        assert_eq!(pad_right("中文", 6), "中文  ");
+        assert_eq!(pad_left("1.2k", 9), "     1.2k");
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_breaks_long_runs() {
+        assert_eq!(
+            wrap("the quick brown fox jumps", 10),
+            ["the quick", "brown fox", "jumps"]
+        );
+        assert_eq!(wrap("a\n\nb", 10), ["a", "", "b"]);
+        let cjk = wrap("纯文本数据，中文医疗数据集", 8);
+        assert!(cjk.iter().all(|l| width(l) <= 8), "{cjk:?}");
+        assert_eq!(cjk.concat(), "纯文本数据，中文医疗数据集");
+        let url = wrap("see https://huggingface.co/datasets/openai/gsm8k now", 12);
+        assert!(url.iter().all(|l| width(l) <= 12), "{url:?}");
+        assert_eq!(url.first().map(String::as_str), Some("see"));
+    }
+
+    #[test]
+    fn descriptions_lose_their_extraction_noise() {
+        let raw = "\n\t\n\t\t\n\t\tMatter 0.1\n\t\n\nCurated records.\nDeduped.\n\n\t\n";
+        assert_eq!(
+            clean_description(raw),
+            "Matter 0.1\n\nCurated records.\nDeduped."
+        );
+        assert_eq!(clean_description("  \n\t"), "");
+    }
+
+    #[test]
+    fn table_fits_the_terminal_and_aligns_columns() {
+        let hits = [
+            dataset("openai/gsm8k", 774_515, 1252),
+            dataset("mlfoundations/MINT-1T-PDF-CC-2024-18", 1_031_035, 26),
+        ];
+        let table = search_table(&hits, Some(50));
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|l| width(l) <= 50), "{table}");
+        assert!(lines[0].starts_with("id "));
+        assert!(lines[2].starts_with("mlfoundations/MINT-… "), "{table}");
+        assert!(lines[1].contains("775k") && lines[1].contains("1.3k"));
+        assert!(lines[1].ends_with("2026-03-23"));
+        // Right-aligned numbers end in the same column on every row.
+        let end = |l: &str, s: &str| l.find(s).map(|i| width(&l[..i]) + width(s));
+        assert_eq!(end(lines[0], "downloads"), end(lines[1], "775k"));
+        assert_eq!(end(lines[0], "downloads"), end(lines[2], "1M"));
+
+        let piped = search_table(&hits, None);
+        assert!(piped.contains("mlfoundations/MINT-1T-PDF-CC-2024-18  "));
+    }
+
+    #[test]
+    fn table_aligns_cjk_ids_by_width() {
+        let hits = [dataset("中文/医疗数据集", 10, 1), dataset("a/b", 10, 1)];
+        let table = search_table(&hits, None);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(width(lines[1]), width(lines[2]), "{table}");
+    }
+
+    #[test]
+    fn sync_state_names_what_matters_most() {
+        let now = at("2026-04-01T12:00:00Z");
+        let mut s = status();
+        assert_eq!(sync_state(&s, now), "not synced yet");
+        s.last_success = Some(at("2026-04-01T11:55:00Z"));
+        assert_eq!(sync_state(&s, now), "synced 5 min ago");
+        s.last_sync = Some(SyncReport {
+            started_at: at("2026-04-01T11:50:00Z"),
+            finished_at: at("2026-04-01T11:58:00Z"),
+            pages: 1,
+            records: 1000,
+            error: Some("timed out".into()),
+        });
+        assert_eq!(sync_state(&s, now), "last sync failed 2 min ago");
+        s.offline = Some("cannot reach https://huggingface.co".into());
+        assert_eq!(
+            sync_state(&s, now),
+            "offline: cannot reach https://huggingface.co"
+        );
+        s.syncing = Some(SyncProgress {
+            started_at: now,
+            pages: 12,
+            records: 12_000,
+        });
+        assert_eq!(sync_state(&s, now), "syncing 12 pages / 12,000 records");
+    }
+
+    #[test]
+    fn status_report_lists_every_field() {
+        let now = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
+        let mut s = status();
+        s.last_sync = Some(SyncReport {
+            started_at: at("2026-04-01T11:50:00Z"),
+            finished_at: at("2026-04-01T11:55:00Z"),
+            pages: 54,
+            records: 53_755,
+            error: None,
+        });
+        s.last_success = Some(at("2026-04-01T11:55:00Z"));
+        s.next_sync = Some(at("2026-04-01T12:55:00Z"));
+        let report = status_report(&s, now);
+        for want in [
+            "records    48,997",
+            "endpoint   https://huggingface.co",
+            "sync       idle",
+            "last sync  2026-04-01 11:55:00 UTC (5 min ago), ok: 54 pages, 53,755 records",
+            "next sync  2026-04-01 12:55:00 UTC (in 55 min)",
+            "offline    no",
+            "http       127.0.0.1:8719",
+        ] {
+            assert!(report.contains(want), "missing {want:?} in\n{report}");
+        }
+    }
+
+    #[test]
+    fn card_shows_licence_tags_and_url() {
+        let mut d = dataset("openai/gsm8k", 774_515, 1252);
+        d.tags = vec!["license:mit".into(), "language:en".into()];
+        d.description = Some("\n\t\n\t\tGSM8K\n\t\n\nGrade school math.".into());
+        let card = dataset_card(&d, "https://huggingface.co");
+        for want in [
+            "author     openai",
+            "licence    mit",
+            "downloads  774,515 (last 30 days)",
+            "tags       license:mit, language:en",
+            "url        https://huggingface.co/datasets/openai/gsm8k",
+            "\nGSM8K\n\nGrade school math.\n",
+        ] {
+            assert!(card.contains(want), "missing {want:?} in\n{card}");
+        }
+    }
+}

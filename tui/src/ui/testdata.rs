@@ -1,0 +1,41 @@
+//! Fixed inputs for the TUI's tests: ten real catalog records and a fixed clock.
+
+use chrono::{DateTime, Utc};
+use hubdex_core::Dataset;
+use hubdex_ipc::{Status, SyncReport};
+
+const HITS: &str = include_str!("../../tests/fixtures/hits.jsonl");
+
+/// The clock every test runs at.
+pub fn now() -> DateTime<Utc> {
+    "2026-04-30T12:00:00Z".parse().unwrap()
+}
+
+/// Ten real records (see `tests/fixtures/README.md`), most downloaded first.
+pub fn hits() -> Vec<Dataset> {
+    HITS.lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// A daemon that synced five minutes before [`now`].
+pub fn status() -> Status {
+    let finished = now() - chrono::Duration::minutes(5);
+    Status {
+        version: "0.1.0".into(),
+        records: 48_997,
+        endpoint: "https://huggingface.co".into(),
+        syncing: None,
+        last_sync: Some(SyncReport {
+            started_at: finished - chrono::Duration::seconds(40),
+            finished_at: finished,
+            pages: 49,
+            records: 48_997,
+            error: None,
+        }),
+        last_success: Some(finished),
+        offline: None,
+        next_sync: Some(finished + chrono::Duration::hours(1)),
+        http: Some("127.0.0.1:8719".into()),
+    }
+}
