@@ -81,7 +81,9 @@ impl Config {
         if let Some(addr) = flag {
             return Ok(Some(addr));
         }
-        let text = env.filter(|v| !v.is_empty()).unwrap_or_else(|| self.http.clone());
+        let text = env
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| self.http.clone());
         if text.eq_ignore_ascii_case("off") {
             return Ok(None);
         }
@@ -114,7 +116,10 @@ mod tests {
     fn flag_beats_env_beats_config() {
         let c = Config::default();
         let flag: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        assert_eq!(c.http_addr(Some(flag), Some("127.0.0.1:2".into())).unwrap(), Some(flag));
+        assert_eq!(
+            c.http_addr(Some(flag), Some("127.0.0.1:2".into())).unwrap(),
+            Some(flag)
+        );
         assert_eq!(
             c.http_addr(None, Some("127.0.0.1:2".into())).unwrap(),
             Some("127.0.0.1:2".parse().unwrap())

@@ -55,7 +55,9 @@ impl EventLog {
         let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         let first = buffer.front().map_or(1, |e| e.seq);
         let events: Vec<Event> = buffer.iter().filter(|e| e.seq >= since).cloned().collect();
-        let next = buffer.back().map_or(since.max(1), |e| (e.seq + 1).max(since));
+        let next = buffer
+            .back()
+            .map_or(since.max(1), |e| (e.seq + 1).max(since));
         EventBatch {
             missed: since > 0 && since < first,
             events,

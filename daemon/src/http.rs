@@ -36,7 +36,10 @@ pub async fn serve(
 /// All routes, with request counting.
 pub fn router(daemon: Arc<Daemon>) -> Router {
     Router::new()
-        .route("/healthcheck", get(|| async { Json(json!({"status": "ok"})) }))
+        .route(
+            "/healthcheck",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
         .route("/v1/status", get(status))
         .route("/v1/search", get(search))
         .route("/v1/sync", post(sync_now))
@@ -47,7 +50,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/api/datasets/{name}", get(dataset_canonical))
         .route("/api/datasets/{ns}/{name}", get(dataset))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(daemon.clone(), count_requests))
+        .route_layer(middleware::from_fn_with_state(
+            daemon.clone(),
+            count_requests,
+        ))
         .fallback(not_found)
         .with_state(daemon)
 }
@@ -193,7 +199,9 @@ async fn hub_listing(
     let mut offset = 0;
     for (key, value) in &params {
         match key.as_str() {
-            "search" => query.words.extend(value.split_whitespace().map(str::to_string)),
+            "search" => query
+                .words
+                .extend(value.split_whitespace().map(str::to_string)),
             "author" => query.authors.push(value.clone()),
             "sort" => sort = parse_sort(value)?,
             "limit" => limit = parse_number("limit", value)?.min(MAX_LIMIT),
@@ -224,7 +232,10 @@ async fn hub_listing(
             .and_then(|h| h.to_str().ok())
             .unwrap_or("127.0.0.1");
         let mut url = url_with_params(host, params.iter().filter(|(k, _)| k != "cursor"));
-        url.push_str(&format!("{}cursor={next}", if url.contains('?') { "&" } else { "?" }));
+        url.push_str(&format!(
+            "{}cursor={next}",
+            if url.contains('?') { "&" } else { "?" }
+        ));
         if let Ok(value) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")) {
             response.headers_mut().insert(header::LINK, value);
         }
@@ -285,7 +296,11 @@ async fn not_found(State(daemon): State<Arc<Daemon>>, request: Request) -> HttpE
     .into()
 }
 
-async fn count_requests(State(daemon): State<Arc<Daemon>>, request: Request, next: Next) -> Response {
+async fn count_requests(
+    State(daemon): State<Arc<Daemon>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -315,7 +330,7 @@ mod tests {
 
     #[test]
     fn next_urls_are_absolute_and_encoded() {
-        let params = vec![("search".to_string(), "a b".to_string())];
+        let params = [("search".to_string(), "a b".to_string())];
         assert_eq!(
             url_with_params("127.0.0.1:8719", params.iter()),
             "http://127.0.0.1:8719/api/datasets?search=a%20b"

@@ -219,7 +219,11 @@ fn lock_pid_file(paths: &Paths) -> Result<File, DaemonError> {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             let pid = std::fs::read_to_string(&path).unwrap_or_default();
-            let pid = pid.split_whitespace().next().unwrap_or("unknown").to_string();
+            let pid = pid
+                .split_whitespace()
+                .next()
+                .unwrap_or("unknown")
+                .to_string();
             return Err(DaemonError::AlreadyRunning { pid, lock: path });
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(lock_err(e)),

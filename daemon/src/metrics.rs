@@ -49,7 +49,8 @@ impl Metrics {
         let catalog_records = Gauge::default();
         let sync_runs = Family::<SyncLabels, Counter>::default();
         let sync_records = Counter::default();
-        let sync_duration = Histogram::new([1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0]);
+        let sync_duration =
+            Histogram::new([1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0]);
         let syncing = Gauge::default();
         let offline = Gauge::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
@@ -58,7 +59,11 @@ impl Metrics {
             "Datasets in the local catalog",
             catalog_records.clone(),
         );
-        registry.register("sync_runs", "Finished catalog syncs by result", sync_runs.clone());
+        registry.register(
+            "sync_runs",
+            "Finished catalog syncs by result",
+            sync_runs.clone(),
+        );
         registry.register(
             "sync_records",
             "Records received from the Hub by syncs",
@@ -70,7 +75,11 @@ impl Metrics {
             sync_duration.clone(),
         );
         registry.register("syncing", "1 while a catalog sync runs", syncing.clone());
-        registry.register("offline", "1 while the Hub cannot be reached", offline.clone());
+        registry.register(
+            "offline",
+            "1 while the Hub cannot be reached",
+            offline.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use hubdex_core::{Dataset, DatasetId, Query, SortKey};
 use hubdex_hub::HubClient;
-use hubdex_ipc::{ApiError, EventBatch, SearchRequest, SearchResponse, Status, SyncProgress, SyncReport};
+use hubdex_ipc::{
+    ApiError, EventBatch, SearchRequest, SearchResponse, Status, SyncProgress, SyncReport,
+};
 use hubdex_store::Catalog;
 use tokio::sync::Notify;
 
@@ -163,10 +165,11 @@ impl Daemon {
         offset: usize,
     ) -> Result<(Vec<Dataset>, Option<usize>), ApiError> {
         let catalog = self.catalog.clone();
-        let results = tokio::task::spawn_blocking(move || catalog.search(&query, sort, limit, offset))
-            .await
-            .map_err(|e| ApiError::internal(format!("the listing task failed: {e}")))?
-            .map_err(|e| ApiError::internal(format!("listing failed: {e}")))?;
+        let results =
+            tokio::task::spawn_blocking(move || catalog.search(&query, sort, limit, offset))
+                .await
+                .map_err(|e| ApiError::internal(format!("the listing task failed: {e}")))?
+                .map_err(|e| ApiError::internal(format!("listing failed: {e}")))?;
         let end = offset + results.hits.len();
         let next = (!results.hits.is_empty() && (end as u64) < results.total).then_some(end);
         Ok((results.hits, next))

@@ -121,7 +121,11 @@ async fn sync_once(daemon: &Daemon) -> Result<(), ()> {
     }
     match &result {
         Ok(()) => {
-            tracing::info!(pages = report.pages, records = report.records, "sync finished");
+            tracing::info!(
+                pages = report.pages,
+                records = report.records,
+                "sync finished"
+            );
             daemon.metrics.offline.set(0);
             if was_offline {
                 daemon.events.push(EventKind::Online);
@@ -158,7 +162,11 @@ async fn walk(daemon: &Daemon, progress: &mut SyncProgress) -> Result<(), (Strin
             Err(e) => return Err((e.to_string(), e.is_offline())),
         };
         if page.skipped > 0 {
-            tracing::warn!(url = page.url, skipped = page.skipped, "records the Hub sent that hubdex cannot read were skipped");
+            tracing::warn!(
+                url = page.url,
+                skipped = page.skipped,
+                "records the Hub sent that hubdex cannot read were skipped"
+            );
         }
         let count = page.records.len() as u64;
         let catalog = daemon.catalog.clone();
@@ -171,6 +179,8 @@ async fn walk(daemon: &Daemon, progress: &mut SyncProgress) -> Result<(), (Strin
         daemon.metrics.sync_records.inc_by(count);
         daemon.refresh_record_gauge();
         daemon.sync_state().running = Some(progress.clone());
-        daemon.events.push(EventKind::SyncProgress(progress.clone()));
+        daemon
+            .events
+            .push(EventKind::SyncProgress(progress.clone()));
     }
 }

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hubdex_core::Dataset;
-use tarpc::{ClientMessage, Response};
 use tarpc::tokio_serde::formats::Json;
 use tarpc::tokio_util::codec::length_delimited::LengthDelimitedCodec;
+use tarpc::{ClientMessage, Response};
 use tokio::net::{UnixListener, UnixStream};
 
 pub use paths::Paths;
@@ -57,7 +57,9 @@ pub enum IpcError {
         source: std::io::Error,
     },
     /// Another daemon already listens on the socket.
-    #[error("another hubdex daemon already listens on {0}; stop it first, or set HUBDEX_HOME to use another home")]
+    #[error(
+        "another hubdex daemon already listens on {0}; stop it first, or set HUBDEX_HOME to use another home"
+    )]
     AlreadyRunning(PathBuf),
     /// The socket could not be created.
     #[error("cannot listen on {path}: {source}")]

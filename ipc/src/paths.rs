@@ -49,7 +49,11 @@ impl Paths {
 
     /// All state under one folder, as `HUBDEX_HOME` asks.
     pub fn under(home: &Path) -> Paths {
-        Paths::with_dirs(home.join("data"), home.join("config.toml"), home.to_path_buf())
+        Paths::with_dirs(
+            home.join("data"),
+            home.join("config.toml"),
+            home.to_path_buf(),
+        )
     }
 
     fn with_dirs(data_dir: PathBuf, config_file: PathBuf, runtime_dir: PathBuf) -> Paths {
@@ -66,11 +70,11 @@ impl Paths {
 
     /// Creates the data dir and the runtime dir (0700, refusing a symlink in its place).
     pub fn create_dirs(&self) -> Result<(), IpcError> {
+        create_private_dir(&self.runtime_dir)?;
         std::fs::create_dir_all(&self.data_dir).map_err(|source| IpcError::Dir {
             path: self.data_dir.clone(),
             source,
-        })?;
-        create_private_dir(&self.runtime_dir)
+        })
     }
 }
 
@@ -114,7 +118,10 @@ mod tests {
         let tmp = std::env::temp_dir().join(format!("hubdex-paths-{}", std::process::id()));
         let p = Paths::under(&tmp.join("home"));
         p.create_dirs().unwrap();
-        let mode = std::fs::metadata(&p.runtime_dir).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&p.runtime_dir)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
         assert!(p.data_dir.is_dir());
         std::fs::remove_dir_all(&tmp).unwrap();

@@ -47,8 +47,15 @@ fn build_bins() -> Result<PathBuf, String> {
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(repo_root())
-        .args(["build", "--quiet", "-p", "hubdex", "-p", "hubdex-fakehub", "--bins"]);
+    cmd.current_dir(repo_root()).args([
+        "build",
+        "--quiet",
+        "-p",
+        "hubdex",
+        "-p",
+        "hubdex-fakehub",
+        "--bins",
+    ]);
     if release {
         cmd.arg("--release");
     }
@@ -179,7 +186,12 @@ impl Home {
 
     /// Runs `hubdex ARGS --json` and parses stdout, failing with stderr on a non-zero exit.
     pub fn json(&self, args: &[&str]) -> Value {
-        let out = self.hubdex().args(args).arg("--json").output().expect("run hubdex");
+        let out = self
+            .hubdex()
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("run hubdex");
         assert!(
             out.status.success(),
             "hubdex {args:?} failed: {}\n--- daemon log ---\n{}",
@@ -200,7 +212,9 @@ impl Home {
     /// The daemon's HTTP base URL, from its status.
     pub fn http_url(&self) -> String {
         let status = self.json(&["status"]);
-        let addr = status["http"].as_str().expect("the daemon listens for HTTP");
+        let addr = status["http"]
+            .as_str()
+            .expect("the daemon listens for HTTP");
         format!("http://{addr}")
     }
 }

@@ -8,7 +8,12 @@ fn ids(hits: &Value) -> Vec<String> {
     hits.as_array()
         .expect("an array of records")
         .iter()
-        .map(|h| h["id"].as_str().expect("every record has an id").to_string())
+        .map(|h| {
+            h["id"]
+                .as_str()
+                .expect("every record has an id")
+                .to_string()
+        })
         .collect()
 }
 
@@ -23,8 +28,12 @@ async fn get(url: &str) -> (u16, reqwest::header::HeaderMap, Value) {
 fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
     let link = headers.get("link")?.to_str().ok()?;
     let (url, rel) = link.split_once(';')?;
-    rel.contains("rel=\"next\"")
-        .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+    rel.contains("rel=\"next\"").then(|| {
+        url.trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -51,7 +60,10 @@ async fn synced_catalog_is_searchable_from_cli_and_http() {
     );
     let shown = home.json(&["show", &found_ids[0]]);
     assert_eq!(shown["id"], found["hits"][0]["id"]);
-    assert!(shown["sha"].as_str().is_some_and(|s| s.len() == 40), "{shown}");
+    assert!(
+        shown["sha"].as_str().is_some_and(|s| s.len() == 40),
+        "{shown}"
+    );
 
     let http = home.http_url();
     let (code, _, body) = get(&format!("{http}/v1/search?q=squad&limit=5")).await;
@@ -68,7 +80,12 @@ async fn synced_catalog_is_searchable_from_cli_and_http() {
     assert_eq!(code, 200);
     let openai = ids(&body["hits"]);
     assert!(!openai.is_empty());
-    assert!(openai.iter().all(|id| id.to_lowercase().starts_with("openai/")), "{openai:?}");
+    assert!(
+        openai
+            .iter()
+            .all(|id| id.to_lowercase().starts_with("openai/")),
+        "{openai:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -92,8 +109,14 @@ async fn hub_compatible_listing_pages_like_the_hub_and_bad_input_gets_400() {
         seen.extend(page);
         url = next_link(&headers);
         if let Some(u) = &url {
-            assert!(u.starts_with(&http), "Link must be absolute on our host: {u}");
-            assert!(u.contains("search=glue"), "Link keeps the original params: {u}");
+            assert!(
+                u.starts_with(&http),
+                "Link must be absolute on our host: {u}"
+            );
+            assert!(
+                u.contains("search=glue"),
+                "Link keeps the original params: {u}"
+            );
         }
     }
     assert!(pages > 1, "expected several pages, got {pages}");
@@ -111,11 +134,19 @@ async fn hub_compatible_listing_pages_like_the_hub_and_bad_input_gets_400() {
         let (code, _, body) = get(&format!("{http}{path}")).await;
         assert_eq!(code, 400, "{path} → {body}");
         let error = body["error"].as_str().unwrap_or_default();
-        assert!(error.contains(needle), "{path}: error should mention {needle}: {error}");
+        assert!(
+            error.contains(needle),
+            "{path}: error should mention {needle}: {error}"
+        );
     }
     let (code, _, body) = get(&format!("{http}/v1/datasets/nobody/nothing-here")).await;
     assert_eq!(code, 404);
-    assert!(body["error"].as_str().unwrap().contains("nobody/nothing-here"));
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("nobody/nothing-here")
+    );
     let (code, _, _) = get(&format!("{http}/no/such/route")).await;
     assert_eq!(code, 404);
 
@@ -128,7 +159,10 @@ async fn hub_compatible_listing_pages_like_the_hub_and_bad_input_gets_400() {
         .await
         .unwrap();
     assert!(metrics.contains("hubdex_catalog_records "), "{metrics}");
-    assert!(metrics.contains("hubdex_sync_runs_total{result=\"ok\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("hubdex_sync_runs_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("hubdex_http_requests_total{route=\"/v1/search\",status=\"400\"} 4"),
         "{metrics}"
@@ -151,7 +185,10 @@ fn offline_daemon_serves_the_embedded_snapshot_and_says_why() {
     assert!(status["last_sync"]["error"].is_string());
 
     let found = home.json(&["search", "gsm8k"]);
-    assert!(ids(&found["hits"]).iter().any(|id| id.contains("gsm8k")), "{found}");
+    assert!(
+        ids(&found["hits"]).iter().any(|id| id.contains("gsm8k")),
+        "{found}"
+    );
 
     let human = home.run(&["status"]);
     assert!(human.status.success());

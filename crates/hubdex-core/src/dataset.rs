@@ -58,7 +58,11 @@ pub struct Dataset {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha: Option<String>,
     /// Date of the last commit.
-    #[serde(rename = "lastModified", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "lastModified",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_modified: Option<DateTime<Utc>>,
     /// Creation date.
     #[serde(rename = "createdAt", default, skip_serializing_if = "Option::is_none")]

@@ -113,7 +113,9 @@ impl Query {
         let mut query = Query::default();
         for token in input.split_whitespace() {
             match token.split_once(':') {
-                Some((field, value)) if field.eq_ignore_ascii_case("author") && !value.is_empty() => {
+                Some((field, value))
+                    if field.eq_ignore_ascii_case("author") && !value.is_empty() =>
+                {
                     query.authors.push(value.to_string());
                 }
                 _ => query.words.push(token.to_string()),
