@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::DaemonError;
+use crate::jobs::JobsConfig;
 
 /// The HTTP address used when neither `--http`, `HUBDEX_HTTP` nor the config names one.
 pub const DEFAULT_HTTP: &str = "127.0.0.1:8719";
@@ -29,6 +30,31 @@ pub struct Config {
     /// The longest wait between retries while the Hub is unreachable.
     #[serde(with = "humantime_serde")]
     pub offline_retry_max: Duration,
+    /// The first wait after a failed sync; it doubles up to `offline_retry_max`.
+    #[serde(with = "humantime_serde")]
+    pub offline_retry_min: Duration,
+    /// How often a sync walks the whole catalog to remove the datasets the Hub deleted
+    /// (mark and sweep); the syncs in between fetch only what changed.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+    /// Whether an anonymous sync leaves a fifth of the Hub's rate-limit quota for the user's
+    /// other tools (a spent quota is always waited out, paced or not).
+    pub sync_pacing: bool,
+    /// Retries of a failed Hub request during a sync (429, 5xx, network errors) before the
+    /// sync gives up; it then continues from its last stored page at the next attempt.
+    pub hub_retries: u32,
+    /// The longest wait between two tries of a Hub request during a sync; waits start at an
+    /// eighth of it and double. A `Retry-After` or rate-limit reset from the Hub wins.
+    #[serde(with = "humantime_serde")]
+    pub hub_retry_delay: Duration,
+    /// The secret the Hub's webhook sends as `X-Webhook-Secret`; when set, `POST /webhook`
+    /// refuses deliveries without it.
+    pub webhook_secret: Option<String>,
+    /// Whether an empty catalog starts from the embedded snapshot of the public Hub; turn it
+    /// off for a private Hub or a mirror whose catalog the snapshot does not describe.
+    pub import_snapshot: bool,
+    /// Download, update and delete jobs (the `[jobs]` table).
+    pub jobs: JobsConfig,
 }
 
 impl Default for Config {
@@ -40,6 +66,14 @@ impl Default for Config {
             page_size: 1000,
             cache_mib: 64,
             offline_retry_max: Duration::from_secs(600),
+            offline_retry_min: Duration::from_secs(15),
+            sweep_interval: Duration::from_secs(24 * 3600),
+            sync_pacing: true,
+            hub_retries: 5,
+            hub_retry_delay: Duration::from_secs(8),
+            webhook_secret: None,
+            import_snapshot: true,
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -68,7 +102,42 @@ impl Config {
         if !(1..=1000).contains(&config.page_size) {
             return Err("page_size must be between 1 and 1000".into());
         }
+        if config.sweep_interval < Duration::from_secs(60) {
+            return Err("sweep_interval must be at least 1m".into());
+        }
+        if config.offline_retry_min.is_zero() || config.offline_retry_min > config.offline_retry_max
+        {
+            return Err(
+                "offline_retry_min must be more than 0s and at most offline_retry_max".into(),
+            );
+        }
+        if config.hub_retries > 100 {
+            return Err("hub_retries must be at most 100".into());
+        }
+        if config.hub_retry_delay.is_zero() {
+            return Err("hub_retry_delay must be more than 0s".into());
+        }
+        if config
+            .webhook_secret
+            .as_deref()
+            .is_some_and(|s| s.is_empty() || !s.is_ascii())
+        {
+            return Err(
+                "webhook_secret must be non-empty ASCII (the Hub sends it in a header); remove the key to accept webhooks without a secret"
+                    .into(),
+            );
+        }
+        config.jobs.validate()?;
         Ok(config)
+    }
+
+    /// How the syncer's Hub requests are retried.
+    pub fn hub_retry_policy(&self) -> hubdex_hub::RetryPolicy {
+        hubdex_hub::RetryPolicy {
+            max_retries: self.hub_retries,
+            base_delay: self.hub_retry_delay / 8,
+            max_delay: self.hub_retry_delay,
+        }
     }
 
     /// The HTTP address to listen on: `--http`, else `HUBDEX_HTTP`, else the config.
@@ -107,6 +176,23 @@ mod tests {
         let c = Config::parse("sync_interval = \"30m\"\nhttp = \"off\"").unwrap();
         assert_eq!(c.sync_interval, Duration::from_secs(1800));
         assert_eq!(c.http_addr(None, None).unwrap(), None);
+        let c = Config::parse(
+            "sweep_interval = \"12h\"\nhub_retry_delay = \"80ms\"\nwebhook_secret = \"s3cret\"",
+        )
+        .unwrap();
+        assert_eq!(c.sweep_interval, Duration::from_secs(12 * 3600));
+        assert_eq!(c.hub_retry_policy().base_delay, Duration::from_millis(10));
+        assert_eq!(c.webhook_secret.as_deref(), Some("s3cret"));
+        for bad in [
+            "sweep_interval = \"5s\"",
+            "webhook_secret = \"\"",
+            "offline_retry_min = \"20m\"",
+            "hub_retry_delay = \"0s\"",
+        ] {
+            let err = Config::parse(bad).unwrap_err();
+            let key = bad.split(' ').next().unwrap();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
         let err = Config::parse("sync_intervall = \"30m\"").unwrap_err();
         assert!(err.contains("sync_intervall"), "{err}");
         assert!(Config::parse("sync_interval = \"5s\"").is_err());

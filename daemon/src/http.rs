@@ -10,8 +10,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hubdex_core::{Query, SortKey};
-use hubdex_ipc::{ApiError, ErrorKind, SearchRequest};
+use hubdex_core::{Condition, Keyword, Query, SortKey, UnknownSort};
+use hubdex_ipc::{ApiError, Downloaded, ErrorKind, JobId, JobParams, JobRef, SearchRequest};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -43,6 +43,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/search", get(search))
         .route("/v1/sync", post(sync_now))
+        .route("/webhook", post(webhook))
         .route("/v1/events", get(events))
         .route("/v1/datasets/{name}", get(dataset_canonical))
         .route("/v1/datasets/{ns}/{name}", get(dataset))
@@ -50,6 +51,11 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/api/datasets/{name}", get(dataset_canonical))
         .route("/api/datasets/{ns}/{name}", get(dataset))
         .route("/metrics", get(metrics))
+        .route("/v1/jobs", get(list_jobs).post(submit_job))
+        .route("/v1/jobs/schema", get(job_schema))
+        .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
+        .route("/v1/downloaded/{name}", get(downloaded_canonical))
+        .route("/v1/downloaded/{ns}/{name}", get(downloaded))
         .route_layer(middleware::from_fn_with_state(
             daemon.clone(),
             count_requests,
@@ -107,10 +113,11 @@ fn parse_number(name: &str, value: &str) -> HttpResult<usize> {
     })
 }
 
-fn parse_sort(value: &str) -> HttpResult<SortKey> {
+/// A sort key (`downloads`) or, where a direction is allowed, a sort (`downloads-asc`).
+fn parse_sort<T: std::str::FromStr<Err = UnknownSort>>(value: &str) -> HttpResult<T> {
     value
         .parse()
-        .map_err(|e: hubdex_core::UnknownSort| ApiError::bad_request(e.to_string()).into())
+        .map_err(|e: UnknownSort| ApiError::bad_request(e.to_string()).into())
 }
 
 async fn status(State(daemon): State<Arc<Daemon>>) -> impl IntoResponse {
@@ -126,6 +133,7 @@ async fn search(
         sort: None,
         limit: DEFAULT_LIMIT,
         offset: 0,
+        facets: false,
     };
     for (key, value) in pairs(raw)? {
         match key.as_str() {
@@ -133,9 +141,21 @@ async fn search(
             "sort" => request.sort = Some(parse_sort(&value)?),
             "limit" => request.limit = parse_number("limit", &value)?,
             "offset" => request.offset = parse_number("offset", &value)?,
+            "facets" => {
+                request.facets = match value.as_str() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(ApiError::bad_request(format!(
+                            "`facets={value}` is not a boolean; give facets=true or facets=false"
+                        ))
+                        .into());
+                    }
+                }
+            }
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown parameter `{other}`; /v1/search takes q, sort, limit and offset"
+                    "unknown parameter `{other}`; /v1/search takes q, sort, limit, offset and facets"
                 ))
                 .into());
             }
@@ -144,8 +164,65 @@ async fn search(
     Ok(Json(daemon.search(request).await?))
 }
 
-async fn sync_now(State(daemon): State<Arc<Daemon>>) -> impl IntoResponse {
-    Json(json!({"started": daemon.sync_now()}))
+/// `POST /v1/sync[?kind=sweep]`: starts a sync now; `kind=sweep` makes it (or, when one is
+/// running, the next one) a walk of the whole catalog that removes what the Hub deleted.
+async fn sync_now(
+    State(daemon): State<Arc<Daemon>>,
+    RawQuery(raw): RawQuery,
+) -> HttpResult<impl IntoResponse> {
+    let mut sweep = false;
+    for (key, value) in pairs(raw)? {
+        match (key.as_str(), value.as_str()) {
+            ("kind", "sweep") => sweep = true,
+            ("kind", "auto") => sweep = false,
+            ("kind", other) => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown sync kind `{other}`; use kind=sweep to remove what the Hub deleted, or leave kind out"
+                ))
+                .into());
+            }
+            (other, _) => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`; /v1/sync takes kind=sweep"
+                ))
+                .into());
+            }
+        }
+    }
+    let started = if sweep {
+        daemon.sweep_now()
+    } else {
+        daemon.sync_now()
+    };
+    Ok(Json(json!({"started": started, "sweep": sweep})))
+}
+
+/// `POST /webhook`: a Hub webhook delivery (see `webhook.rs`); answers 202 with what will be
+/// done, 200 when the event is ignored, 401 for a wrong secret, 400 for a bad payload.
+async fn webhook(
+    State(daemon): State<Arc<Daemon>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let secret = headers.get("x-webhook-secret").map(HeaderValue::as_bytes);
+    match crate::webhook::receive(&daemon, secret, &body) {
+        Ok(receipt) => {
+            let status = if receipt.accepted {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(receipt)).into_response()
+        }
+        Err(refusal) => {
+            let status = match refusal {
+                crate::webhook::Refusal::Secret => StatusCode::UNAUTHORIZED,
+                crate::webhook::Refusal::Payload(_) => StatusCode::BAD_REQUEST,
+                crate::webhook::Refusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (status, Json(json!({"error": refusal.to_string()}))).into_response()
+        }
+    }
 }
 
 async fn events(
@@ -199,10 +276,13 @@ async fn hub_listing(
     let mut offset = 0;
     for (key, value) in &params {
         match key.as_str() {
-            "search" => query
-                .words
-                .extend(value.split_whitespace().map(str::to_string)),
-            "author" => query.authors.push(value.clone()),
+            "search" => query = query.and(Query::words(value)),
+            "author" => {
+                query = query.and(Query::filter(Condition::Keyword {
+                    field: Keyword::Author,
+                    values: vec![value.to_lowercase()],
+                }))
+            }
             "sort" => sort = parse_sort(value)?,
             "limit" => limit = parse_number("limit", value)?.min(MAX_LIMIT),
             "cursor" => {
@@ -266,6 +346,75 @@ fn encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// `POST /v1/jobs`: the body is a job's parameters tagged with its `kind`; answers 202 with
+/// the queued job.
+async fn submit_job(
+    State(daemon): State<Arc<Daemon>>,
+    body: axum::body::Bytes,
+) -> HttpResult<impl IntoResponse> {
+    let params: JobParams = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not a job: {e}; GET /v1/jobs/schema describes it, e.g. {{\"kind\": \"download\", \"dataset\": \"openai/gsm8k\"}}"
+        ))
+    })?;
+    let job = daemon.submit_job(params).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+async fn list_jobs(State(daemon): State<Arc<Daemon>>) -> impl IntoResponse {
+    Json(daemon.jobs())
+}
+
+async fn job_schema() -> impl IntoResponse {
+    Json(hubdex_ipc::job_params_schema())
+}
+
+fn parse_job_id(text: &str) -> HttpResult<JobId> {
+    text.parse::<JobRef>()
+        .map(|r| r.0)
+        .map_err(|e| ApiError::bad_request(e).into())
+}
+
+async fn get_job(
+    State(daemon): State<Arc<Daemon>>,
+    Path(id): Path<String>,
+) -> HttpResult<impl IntoResponse> {
+    Ok(Json(daemon.job(parse_job_id(&id)?)?))
+}
+
+/// `DELETE /v1/jobs/{id}` cancels the job and answers with it.
+async fn cancel_job(
+    State(daemon): State<Arc<Daemon>>,
+    Path(id): Path<String>,
+) -> HttpResult<impl IntoResponse> {
+    Ok(Json(daemon.cancel_job(parse_job_id(&id)?).await?))
+}
+
+async fn downloaded(
+    State(daemon): State<Arc<Daemon>>,
+    Path((ns, name)): Path<(String, String)>,
+) -> HttpResult<impl IntoResponse> {
+    downloaded_answer(&daemon, &format!("{ns}/{name}")).await
+}
+
+async fn downloaded_canonical(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+) -> HttpResult<impl IntoResponse> {
+    downloaded_answer(&daemon, &name).await
+}
+
+/// What of a dataset is in the cache, or 404 when nothing is.
+async fn downloaded_answer(daemon: &Daemon, id: &str) -> HttpResult<Json<Downloaded>> {
+    match daemon.downloaded(id).await? {
+        Some(summary) => Ok(Json(summary)),
+        None => Err(ApiError::not_found(format!(
+            "nothing of `{id}` is in the Hugging Face cache; download it with `hubdex download {id}` or POST /v1/jobs"
+        ))
+        .into()),
+    }
 }
 
 async fn metrics(State(daemon): State<Arc<Daemon>>) -> impl IntoResponse {

@@ -3,20 +3,25 @@
 //! [`run`] opens the catalog (importing the embedded snapshot into an empty one), starts the
 //! syncer, and serves the same handlers over tarpc on a Unix socket and over HTTP, until
 //! SIGINT or SIGTERM. The `hubdex daemon` command calls it; logging is the caller's to set up.
+//!
+//! [`Service`] is the same daemon without sockets, signals or lock file, for integration
+//! tests and benchmarks that drive the syncer and the HTTP handlers in process.
 
 mod config;
 mod events;
 mod http;
+mod jobs;
 mod metrics;
 mod rpc;
 mod service;
 mod snapshot;
 mod sync;
+mod webhook;
 
 use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hubdex_hub::{HubClient, HubConfig};
@@ -24,7 +29,8 @@ use hubdex_ipc::Paths;
 use hubdex_store::{Catalog, CatalogOptions};
 use tokio_util::sync::CancellationToken;
 
-use config::Config;
+pub use config::Config;
+pub use jobs::JobStoreError;
 
 /// How the daemon was asked to start.
 #[derive(Debug, Clone, Default)]
@@ -86,6 +92,9 @@ pub enum DaemonError {
     /// The Hub client could not be built.
     #[error(transparent)]
     Hub(#[from] hubdex_hub::HubError),
+    /// The job database could not be opened.
+    #[error(transparent)]
+    Jobs(#[from] JobStoreError),
     /// The embedded snapshot could not be imported.
     #[error("cannot import the embedded catalog snapshot: {0}")]
     Snapshot(String),
@@ -126,10 +135,17 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
             .map_err(|e| DaemonError::Task(e.to_string()))??;
         tracing::info!(records = n, "rebuilt the search index");
     }
-    snapshot::import_if_empty(&catalog).await?;
+    if config.import_snapshot {
+        snapshot::import_if_empty(&catalog).await?;
+    }
 
-    let hub = HubClient::new(HubConfig::from_env())?;
-    let daemon = Arc::new(service::Daemon::new(catalog.clone(), hub, config));
+    let hub = HubClient::new(HubConfig {
+        retry: config.hub_retry_policy(),
+        ..HubConfig::from_env()
+    })?;
+    let jobs = jobs::JobsSetup::open(&paths.data_dir, &config.jobs).await?;
+    let daemon = Arc::new(service::Daemon::new(catalog.clone(), hub, config, jobs));
+    webhook::spawn_worker(&daemon);
     let shutdown = CancellationToken::new();
 
     let http_listener = match http_addr {
@@ -154,6 +170,13 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         let (daemon, shutdown) = (daemon.clone(), shutdown.clone());
         tasks.spawn(async move {
             sync::run(daemon, shutdown).await;
+            Ok(())
+        });
+    }
+    {
+        let (daemon, shutdown) = (daemon.clone(), shutdown.clone());
+        tasks.spawn(async move {
+            daemon.jobs.run(shutdown).await;
             Ok(())
         });
     }
@@ -198,6 +221,60 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         .await
         .map_err(|e| DaemonError::Task(e.to_string()))??;
     outcome
+}
+
+/// The daemon's services without its sockets, signals or lock file: the syncer, the status
+/// and the HTTP handlers (webhook included) over a catalog and a Hub client the caller
+/// provides. For integration tests and benchmarks; users run [`run`].
+pub struct Service {
+    daemon: Arc<service::Daemon>,
+}
+
+impl Service {
+    /// Sets the daemon up over `catalog` and `hub` with `config`; job state goes under
+    /// `data_dir`. Starts the webhook worker, so it must be called within a tokio runtime.
+    /// Nothing syncs until [`Service::sync_once`].
+    pub async fn open(
+        data_dir: &Path,
+        catalog: Arc<Catalog>,
+        hub: HubClient,
+        config: Config,
+    ) -> Result<Service, DaemonError> {
+        let jobs = jobs::JobsSetup::open(data_dir, &config.jobs).await?;
+        let daemon = Arc::new(service::Daemon::new(catalog, hub, config, jobs));
+        webhook::spawn_worker(&daemon);
+        sync::refresh_catalog_sync(&daemon).await;
+        Ok(Service { daemon })
+    }
+
+    /// Runs one sync as the daemon's schedule would (continuing a saved walk first) and
+    /// returns its report; a failure is in the report's `error`.
+    pub async fn sync_once(&self) -> hubdex_ipc::SyncReport {
+        sync::sync_once(&self.daemon).await
+    }
+
+    /// Makes the next [`Service::sync_once`] that starts a new walk a sweep.
+    pub fn request_sweep(&self) {
+        self.daemon
+            .sync_runtime
+            .sweep_requested
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The status `GET /v1/status` answers.
+    pub fn status(&self) -> hubdex_ipc::Status {
+        self.daemon.status()
+    }
+
+    /// Events since `since`, as `GET /v1/events` answers them (without waiting).
+    pub async fn events(&self, since: u64) -> hubdex_ipc::EventBatch {
+        self.daemon.events(since, std::time::Duration::ZERO).await
+    }
+
+    /// The HTTP routes the daemon serves, `POST /webhook` and `/metrics` included.
+    pub fn router(&self) -> axum::Router {
+        http::router(self.daemon.clone())
+    }
 }
 
 /// Takes the single-instance lock for this home and writes our pid into it. The lock is

@@ -23,6 +23,109 @@ pub struct SyncLabels {
     pub result: &'static str,
 }
 
+/// Labels of the jobs gauge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct JobLabels {
+    /// `download`, `update` or `delete`.
+    pub kind: &'static str,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub state: &'static str,
+}
+
+/// The job system's metrics; cheap to clone (clones share the values).
+#[derive(Clone, Default)]
+pub struct JobMetrics {
+    /// Jobs the daemon remembers, by kind and state.
+    pub jobs: Family<JobLabels, Gauge>,
+    /// Bytes of dataset files received.
+    pub bytes_downloaded: Counter,
+    /// Retries of Hub requests and file transfers made by jobs.
+    pub retries: Counter,
+    /// Downloaded files whose size or checksum did not match.
+    pub verification_failures: Counter,
+}
+
+/// Labels of the webhook counters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// Deliveries: `accepted`, `ignored`, `unauthorized`, `invalid` or `busy`; updates:
+    /// `refreshed`, `removed` or `failed`.
+    pub outcome: &'static str,
+}
+
+/// The syncer's and the webhook's metrics; cheap to clone (clones share the values).
+#[derive(Clone, Default)]
+pub struct SyncMetrics {
+    /// Catalog pages received.
+    pub pages: Counter,
+    /// Records received by the walk running now (0 when none runs).
+    pub walk_records: Gauge,
+    /// Estimated seconds until the running walk ends (-1 when unknown or idle).
+    pub eta_seconds: Gauge,
+    /// Records removed because the Hub no longer lists them.
+    pub removed: Counter,
+    /// Waits for the Hub's rate limit.
+    pub rate_limit_waits: Counter,
+    /// Seconds spent waiting for the Hub's rate limit.
+    pub rate_limit_wait_seconds: Counter,
+    /// 1 once a walk of the Hub's whole catalog has completed.
+    pub catalog_complete: Gauge,
+    /// Webhook deliveries by outcome.
+    pub webhook_deliveries: Family<WebhookLabels, Counter>,
+    /// Catalog changes made for webhooks, by outcome.
+    pub webhook_updates: Family<WebhookLabels, Counter>,
+}
+
+impl SyncMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "sync_pages",
+            "Catalog pages received from the Hub",
+            self.pages.clone(),
+        );
+        registry.register(
+            "sync_walk_records",
+            "Records received by the catalog walk running now",
+            self.walk_records.clone(),
+        );
+        registry.register(
+            "sync_eta_seconds",
+            "Estimated seconds until the running catalog walk ends (-1: unknown or idle)",
+            self.eta_seconds.clone(),
+        );
+        registry.register(
+            "sync_removed_records",
+            "Records removed because the Hub no longer lists them",
+            self.removed.clone(),
+        );
+        registry.register(
+            "sync_rate_limit_waits",
+            "Waits for the Hub's rate limit",
+            self.rate_limit_waits.clone(),
+        );
+        registry.register(
+            "sync_rate_limit_wait_seconds",
+            "Seconds spent waiting for the Hub's rate limit",
+            self.rate_limit_wait_seconds.clone(),
+        );
+        registry.register(
+            "sync_catalog_complete",
+            "1 once a walk of the Hub's whole catalog has completed",
+            self.catalog_complete.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Hub webhook deliveries received, by outcome",
+            self.webhook_deliveries.clone(),
+        );
+        registry.register(
+            "webhook_updates",
+            "Catalog changes made for webhooks, by outcome",
+            self.webhook_updates.clone(),
+        );
+    }
+}
+
 /// Every metric the daemon exports, registered once.
 pub struct Metrics {
     registry: Registry,
@@ -40,6 +143,10 @@ pub struct Metrics {
     pub offline: Gauge,
     /// HTTP requests by route and status.
     pub http_requests: Family<HttpLabels, Counter>,
+    /// Download, update and delete jobs.
+    pub jobs: JobMetrics,
+    /// Sync progress, rate-limit waits, removals and webhooks.
+    pub sync: SyncMetrics,
 }
 
 impl Metrics {
@@ -85,6 +192,26 @@ impl Metrics {
             "HTTP requests by route and status",
             http_requests.clone(),
         );
+        let jobs = JobMetrics::default();
+        registry.register("jobs", "Jobs by kind and state", jobs.jobs.clone());
+        registry.register(
+            "job_bytes_downloaded",
+            "Bytes of dataset files received by jobs",
+            jobs.bytes_downloaded.clone(),
+        );
+        registry.register(
+            "job_retries",
+            "Retries of Hub requests and file transfers made by jobs",
+            jobs.retries.clone(),
+        );
+        registry.register(
+            "job_verification_failures",
+            "Downloaded files whose size or checksum did not match",
+            jobs.verification_failures.clone(),
+        );
+        let sync = SyncMetrics::default();
+        sync.eta_seconds.set(-1);
+        sync.register(&mut registry);
         Self {
             registry,
             catalog_records,
@@ -94,6 +221,8 @@ impl Metrics {
             syncing,
             offline,
             http_requests,
+            jobs,
+            sync,
         }
     }
 

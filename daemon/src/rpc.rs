@@ -6,7 +6,8 @@ use std::time::Duration;
 use futures::{Future, StreamExt};
 use hubdex_core::Dataset;
 use hubdex_ipc::{
-    ApiError, EventBatch, Hello, Hubdex, PROTOCOL, SearchRequest, SearchResponse, Status,
+    ApiError, Downloaded, EventBatch, Hello, Hubdex, Job, JobId, JobParams, PROTOCOL,
+    SearchRequest, SearchResponse, Status,
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
@@ -45,6 +46,30 @@ impl Hubdex for RpcServer {
 
     async fn events(self, _: Context, since: u64, wait_ms: u64) -> EventBatch {
         self.0.events(since, Duration::from_millis(wait_ms)).await
+    }
+
+    async fn submit_job(self, _: Context, params: JobParams) -> Result<Job, ApiError> {
+        self.0.submit_job(params).await
+    }
+
+    async fn jobs(self, _: Context) -> Vec<Job> {
+        self.0.jobs()
+    }
+
+    async fn job(self, _: Context, id: JobId) -> Result<Job, ApiError> {
+        self.0.job(id)
+    }
+
+    async fn cancel_job(self, _: Context, id: JobId) -> Result<Job, ApiError> {
+        self.0.cancel_job(id).await
+    }
+
+    async fn job_schema(self, _: Context) -> serde_json::Value {
+        hubdex_ipc::job_params_schema()
+    }
+
+    async fn downloaded(self, _: Context, id: String) -> Result<Option<Downloaded>, ApiError> {
+        self.0.downloaded(&id).await
     }
 }
 

@@ -7,14 +7,19 @@ use chrono::{DateTime, Utc};
 use hubdex_core::{Dataset, DatasetId, Query, SortKey};
 use hubdex_hub::HubClient;
 use hubdex_ipc::{
-    ApiError, EventBatch, SearchRequest, SearchResponse, Status, SyncProgress, SyncReport,
+    ApiError, Downloaded, EventBatch, Job, JobId, JobParams, SearchRequest, SearchResponse, Status,
+    SyncProgress, SyncReport,
 };
 use hubdex_store::Catalog;
 use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::events::EventLog;
+use crate::jobs::{Jobs, JobsSetup};
 use crate::metrics::Metrics;
+
+/// How many values of each facet a search with facets returns.
+const FACET_LIMIT: usize = 10;
 
 /// The most hits one search may return.
 pub const MAX_LIMIT: usize = 1000;
@@ -42,25 +47,41 @@ pub struct Daemon {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) hub: HubClient,
     pub(crate) config: Config,
-    pub(crate) events: EventLog,
+    pub(crate) events: Arc<EventLog>,
     pub(crate) metrics: Metrics,
+    pub(crate) jobs: Jobs,
     pub(crate) sync: Mutex<SyncState>,
     pub(crate) sync_requested: Notify,
     pub(crate) http_addr: OnceLock<String>,
+    /// The syncer's state shared with status and webhooks.
+    pub(crate) sync_runtime: crate::sync::SyncRuntime,
+    /// Webhook deliveries waiting to be carried out.
+    pub(crate) webhooks: crate::webhook::WebhookQueue,
 }
 
 impl Daemon {
     /// Bundles the parts into the shared state.
-    pub fn new(catalog: Arc<Catalog>, hub: HubClient, config: Config) -> Self {
+    pub fn new(catalog: Arc<Catalog>, hub: HubClient, config: Config, jobs: JobsSetup) -> Self {
+        let events = Arc::new(EventLog::new());
+        let metrics = Metrics::new();
+        let jobs = Jobs::new(
+            jobs,
+            config.jobs.clone(),
+            events.clone(),
+            metrics.jobs.clone(),
+        );
         let daemon = Self {
             catalog,
             hub,
             config,
-            events: EventLog::new(),
-            metrics: Metrics::new(),
+            events,
+            metrics,
+            jobs,
             sync: Mutex::new(SyncState::default()),
             sync_requested: Notify::new(),
             http_addr: OnceLock::new(),
+            sync_runtime: crate::sync::SyncRuntime::default(),
+            webhooks: crate::webhook::WebhookQueue::new(),
         };
         daemon.refresh_record_gauge();
         daemon
@@ -86,11 +107,17 @@ impl Daemon {
             )));
         }
         let started = Instant::now();
-        let query = Query::parse(&request.query);
+        let query = Query::parse_strict(&request.query)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let sort = request.sort.unwrap_or_default();
         let catalog = self.catalog.clone();
-        let results = tokio::task::spawn_blocking(move || {
-            catalog.search(&query, sort, request.limit, request.offset)
+        let (results, facets) = tokio::task::spawn_blocking(move || {
+            let results = catalog.search(&query, sort, request.limit, request.offset)?;
+            let facets = match request.facets {
+                true => Some(catalog.facets(&query, FACET_LIMIT)?),
+                false => None,
+            };
+            Ok::<_, hubdex_store::StoreError>((results, facets))
         })
         .await
         .map_err(|e| ApiError::internal(format!("the search task failed: {e}")))?
@@ -107,6 +134,7 @@ impl Daemon {
             total: results.total,
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
             hits,
+            facets,
         })
     }
 
@@ -139,6 +167,7 @@ impl Daemon {
             offline: sync.offline,
             next_sync: sync.next,
             http: self.http_addr.get().cloned(),
+            catalog_sync: self.sync_runtime.catalog_sync(),
         }
     }
 
@@ -149,6 +178,16 @@ impl Daemon {
         }
         self.sync_requested.notify_one();
         true
+    }
+
+    /// Makes the next new sync a sweep (a walk of the whole catalog that removes what the Hub
+    /// deleted) and asks for it now; `false` when a sync is already running (the sweep then
+    /// comes next).
+    pub fn sweep_now(&self) -> bool {
+        self.sync_runtime
+            .sweep_requested
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.sync_now()
     }
 
     /// Events since `since`, waiting up to `wait` (capped at a minute) for the first one.
@@ -173,5 +212,31 @@ impl Daemon {
         let end = offset + results.hits.len();
         let next = (!results.hits.is_empty() && (end as u64) < results.total).then_some(end);
         Ok((results.hits, next))
+    }
+
+    /// Queues a download, update or delete job.
+    pub async fn submit_job(&self, params: JobParams) -> Result<Job, ApiError> {
+        self.jobs.submit(params).await
+    }
+
+    /// Every job the daemon remembers, oldest first.
+    pub fn jobs(&self) -> Vec<Job> {
+        self.jobs.list()
+    }
+
+    /// One job.
+    pub fn job(&self, id: JobId) -> Result<Job, ApiError> {
+        self.jobs.get(id)
+    }
+
+    /// Cancels a queued or running job.
+    pub async fn cancel_job(&self, id: JobId) -> Result<Job, ApiError> {
+        self.jobs.cancel(id).await
+    }
+
+    /// What of a dataset is in the Hugging Face cache: its revisions and size on disk.
+    pub async fn downloaded(&self, id: &str) -> Result<Option<Downloaded>, ApiError> {
+        let id = DatasetId::new(id).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        self.jobs.downloaded(&id).await
     }
 }

@@ -25,6 +25,21 @@ pub async fn import_if_empty(catalog: &Arc<Catalog>) -> Result<u64, DaemonError>
         .map_err(|e| DaemonError::Snapshot(format!("the import task failed: {e}")))?
 }
 
+/// The ids of the embedded snapshot's records, for the sweep that removes those the Hub no
+/// longer lists (reading only ids is much cheaper than listing the catalog).
+pub fn ids() -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let text = zstd::decode_all(SNAPSHOT).map_err(|e| format!("cannot decompress it: {e}"))?;
+    Ok(String::from_utf8_lossy(&text)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Id>(line).ok())
+        .map(|r| r.id)
+        .collect())
+}
+
 fn import(catalog: &Catalog, compressed: &[u8]) -> Result<u64, DaemonError> {
     let text = zstd::decode_all(compressed)
         .map_err(|e| DaemonError::Snapshot(format!("cannot decompress it: {e}")))?;
@@ -69,5 +84,6 @@ mod tests {
             count += 1;
         }
         assert!(count > 40_000, "only {count} records");
+        assert_eq!(ids().unwrap().len(), count);
     }
 }

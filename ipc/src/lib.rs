@@ -4,6 +4,7 @@
 //! data, which a self-describing format handles and bincode does not). The daemon serves
 //! [`Hubdex`]; the TUI and the CLI call it through [`HubdexClient`] from [`connect`].
 
+mod jobs;
 mod paths;
 mod wire;
 
@@ -16,14 +17,20 @@ use tarpc::tokio_util::codec::length_delimited::LengthDelimitedCodec;
 use tarpc::{ClientMessage, Response};
 use tokio::net::{UnixListener, UnixStream};
 
+pub use jobs::{
+    DEFAULT_REVISION, DeleteParams, DownloadParams, Downloaded, DownloadedRevision, FileProgress,
+    Job, JobEvent, JobId, JobKind, JobParams, JobProgress, JobRef, JobState, UpdateParams,
+    job_params_schema,
+};
 pub use paths::Paths;
 pub use wire::{
-    ApiError, ErrorKind, Event, EventBatch, EventKind, Hello, SearchRequest, SearchResponse,
-    Status, SyncProgress, SyncReport,
+    ApiError, CatalogSync, ErrorKind, Event, EventBatch, EventKind, Hello, SearchRequest,
+    SearchResponse, Status, SyncKind, SyncProgress, SyncReport, SyncWait, WaitReason,
 };
 
 /// The protocol number; a client that sees another one restarts the daemon.
-pub const PROTOCOL: u32 = 1;
+/// 4: search sorts with a direction and returns facets on request.
+pub const PROTOCOL: u32 = 4;
 
 /// The largest frame either side accepts (a page of search hits is far smaller).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -43,6 +50,18 @@ pub trait Hubdex {
     async fn sync_now() -> bool;
     /// Events with `seq >= since`, waiting up to `wait_ms` for the first one (a long-poll).
     async fn events(since: u64, wait_ms: u64) -> EventBatch;
+    /// Queues a download, update or delete job and returns it.
+    async fn submit_job(params: JobParams) -> Result<Job, ApiError>;
+    /// Every job the daemon remembers, oldest first.
+    async fn jobs() -> Vec<Job>;
+    /// One job.
+    async fn job(id: JobId) -> Result<Job, ApiError>;
+    /// Cancels a queued or running job and returns it as it is then.
+    async fn cancel_job(id: JobId) -> Result<Job, ApiError>;
+    /// The JSON schema of [`JobParams`].
+    async fn job_schema() -> serde_json::Value;
+    /// What of a dataset is in the Hugging Face cache; `None` when nothing is.
+    async fn downloaded(id: String) -> Result<Option<Downloaded>, ApiError>;
 }
 
 /// Why talking to the daemon failed.

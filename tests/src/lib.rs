@@ -4,6 +4,7 @@
 //! Binaries are built once per test run with the same cargo, profile and target dir as the
 //! tests themselves, so `cargo test --workspace` is the only command needed.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -99,12 +100,44 @@ pub struct FakeHubProcess {
 impl FakeHubProcess {
     /// Starts a fake Hub serving the real catalog fixture with `args` added.
     pub fn start(args: &[&str]) -> FakeHubProcess {
+        let catalog = catalog_fixture();
+        let source = [OsStr::new("--catalog"), catalog.as_os_str()];
+        FakeHubProcess::spawn(&source, args)
+    }
+
+    /// Starts a fake Hub serving the dataset repos under `repos` (`repos/ns/name/…` is the
+    /// `main` branch of `ns/name`) and a small generated catalog, with `args` added.
+    pub fn start_with_repos(repos: &Path, args: &[&str]) -> FakeHubProcess {
+        let source = [
+            OsStr::new("--synthetic"),
+            OsStr::new("20"),
+            OsStr::new("--seed"),
+            OsStr::new("1"),
+            OsStr::new("--repos"),
+            repos.as_os_str(),
+        ];
+        FakeHubProcess::spawn(&source, args)
+    }
+
+    /// Starts a fake Hub serving `count` generated records (the same for the same `seed`)
+    /// with `args` added.
+    pub fn start_synthetic(count: usize, seed: u64, args: &[&str]) -> FakeHubProcess {
+        let (count, seed) = (count.to_string(), seed.to_string());
+        let source = [
+            OsStr::new("--synthetic"),
+            OsStr::new(&count),
+            OsStr::new("--seed"),
+            OsStr::new(&seed),
+        ];
+        FakeHubProcess::spawn(&source, args)
+    }
+
+    fn spawn(source: &[&OsStr], args: &[&str]) -> FakeHubProcess {
         let dir = tempfile::tempdir().expect("temp dir");
         let port_file = dir.path().join("port");
         let log = std::fs::File::create(dir.path().join("fakehub.log")).expect("log file");
         let child = Command::new(bin("hubdex-fakehub"))
-            .arg("--catalog")
-            .arg(catalog_fixture())
+            .args(source)
             .args(["--addr", "127.0.0.1:0", "--port-file"])
             .arg(&port_file)
             .args(args)
@@ -162,6 +195,25 @@ impl Home {
             .env_remove("XDG_RUNTIME_DIR")
             .stdin(Stdio::null());
         cmd
+    }
+
+    /// The Hugging Face cache the daemon downloads into (`HF_HOME` is `<home>/hf`).
+    pub fn hf_cache(&self) -> PathBuf {
+        self.path().join("hf").join("hub")
+    }
+
+    /// Writes the daemon's `config.toml` (before the daemon starts).
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.path().join("config.toml"), text).expect("write config.toml");
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would, and waits until it is gone.
+    pub fn kill_daemon_hard(&self) {
+        let pid = wait_for("the daemon's pid file", || self.daemon_pid());
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        wait_for("the killed daemon to be gone", || {
+            (!alive(pid)).then_some(())
+        });
     }
 
     /// The daemon's log (written by the auto-started daemon), for failure messages.
@@ -228,6 +280,41 @@ impl Drop for Home {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+}
+
+/// The Python that runs the `huggingface_hub` interoperability checks: `HUBDEX_PYTHON`
+/// (which `.ci/run` points at a venv with a pinned `huggingface_hub`), else `python3`, if it
+/// can import `huggingface_hub`. Otherwise `None`, after printing that `test` is skipped and
+/// how to run it: such tests are never skipped silently.
+pub fn python_with_huggingface_hub(test: &str) -> Option<PathBuf> {
+    let python = std::env::var_os("HUBDEX_PYTHON")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let check = Command::new(&python)
+        .args([
+            "-c",
+            "import huggingface_hub; print(huggingface_hub.__version__)",
+        ])
+        .stdin(Stdio::null())
+        .output();
+    match check {
+        Ok(out) if out.status.success() => {
+            let version = String::from_utf8_lossy(&out.stdout);
+            eprintln!(
+                "{test}: using huggingface_hub {} from {}",
+                version.trim(),
+                python.display()
+            );
+            Some(python)
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: {} cannot import huggingface_hub; run .ci/run (it installs a pinned copy), or `pip install huggingface_hub` and set HUBDEX_PYTHON to that python",
+                python.display()
+            );
+            None
+        }
     }
 }
 

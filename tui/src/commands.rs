@@ -27,8 +27,8 @@ fn ctx() -> tarpc::context::Context {
 
 /// Where a command prints, and how wide the terminal is when a person is watching.
 pub struct Output<W> {
-    writer: W,
-    width: Option<usize>,
+    pub(crate) writer: W,
+    pub(crate) width: Option<usize>,
 }
 
 impl Output<io::Stdout> {
@@ -48,19 +48,19 @@ impl Output<io::Stdout> {
 }
 
 impl<W: Write> Output<W> {
-    fn emit(&mut self, text: &str) -> io::Result<()> {
+    pub(crate) fn emit(&mut self, text: &str) -> io::Result<()> {
         self.writer.write_all(text.as_bytes())?;
         self.writer.flush()
     }
 
-    fn emit_json<T: serde::Serialize>(&mut self, value: &T) -> anyhow::Result<()> {
+    pub(crate) fn emit_json<T: serde::Serialize>(&mut self, value: &T) -> anyhow::Result<()> {
         let mut text = serde_json::to_string_pretty(value).context("cannot write JSON")?;
         text.push('\n');
         Ok(self.emit(&text)?)
     }
 
     /// True when a person watches (progress may be redrawn in place).
-    fn live(&self) -> bool {
+    pub(crate) fn live(&self) -> bool {
         self.width.is_some()
     }
 }
@@ -95,9 +95,10 @@ pub async fn search<W: Write>(
 pub fn search_request(words: &[String], sort: Option<SortKey>, limit: usize) -> SearchRequest {
     SearchRequest {
         query: words.join(" "),
-        sort,
+        sort: sort.map(Into::into),
         limit,
         offset: 0,
+        facets: false,
     }
 }
 
@@ -194,6 +195,7 @@ pub async fn sync<W: Write>(
                     ))?;
                 }
                 EventKind::SyncFinished(report) => finished = Some(report),
+                EventKind::Job(_) => {}
             }
         }
         if finished.is_none() && batch.missed {

@@ -9,8 +9,9 @@ use chrono::Utc;
 use futures::StreamExt;
 use hubdex_core::Dataset;
 use hubdex_ipc::{
-    ApiError, Event, EventBatch, EventKind, Hello, Hubdex, PROTOCOL, SearchRequest, SearchResponse,
-    Status, SyncProgress, SyncReport,
+    ApiError, Downloaded, Event, EventBatch, EventKind, Hello, Hubdex, Job, JobEvent, JobId,
+    JobParams, JobProgress, JobState, PROTOCOL, SearchRequest, SearchResponse, Status,
+    SyncProgress, SyncReport,
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
@@ -24,6 +25,7 @@ pub struct FakeDaemon {
     protocol: u32,
     search_delay: Duration,
     sync_error: Option<String>,
+    job_error: Option<String>,
     state: Arc<State>,
 }
 
@@ -31,6 +33,7 @@ pub struct FakeDaemon {
 struct State {
     searches: Mutex<Vec<String>>,
     events: Mutex<Vec<Event>>,
+    jobs: Mutex<Vec<Job>>,
     news: Notify,
 }
 
@@ -47,6 +50,7 @@ impl FakeDaemon {
             protocol: PROTOCOL,
             search_delay: Duration::ZERO,
             sync_error: None,
+            job_error: None,
             state: Arc::default(),
         }
     }
@@ -66,6 +70,12 @@ impl FakeDaemon {
     /// Every sync fails with this error.
     pub fn with_sync_error(mut self, error: &str) -> FakeDaemon {
         self.sync_error = Some(error.to_string());
+        self
+    }
+
+    /// Every job fails with this error.
+    pub fn with_job_error(mut self, error: &str) -> FakeDaemon {
+        self.job_error = Some(error.to_string());
         self
     }
 
@@ -178,6 +188,7 @@ impl Hubdex for FakeDaemon {
             total: hits.len() as u64,
             took_ms: 0.5,
             hits,
+            facets: None,
         })
     }
 
@@ -199,6 +210,7 @@ impl Hubdex for FakeDaemon {
             started_at: now,
             pages: 1,
             records: 3,
+            ..SyncProgress::default()
         }));
         self.push(EventKind::SyncFinished(SyncReport {
             started_at: now,
@@ -206,6 +218,7 @@ impl Hubdex for FakeDaemon {
             pages: 1,
             records: 3,
             error: self.sync_error.clone(),
+            ..SyncReport::default()
         }));
         true
     }
@@ -218,5 +231,71 @@ impl Hubdex for FakeDaemon {
         let news = self.state.news.notified();
         let _ = tokio::time::timeout(Duration::from_millis(wait_ms), news).await;
         self.collect(since)
+    }
+
+    /// Queues the job, then at once reports it running halfway and finished.
+    async fn submit_job(self, _: Context, params: JobParams) -> Result<Job, ApiError> {
+        let now = Utc::now();
+        let mut jobs = self.state.jobs.lock().unwrap();
+        let job = Job {
+            id: jobs.len() as JobId + 1,
+            params,
+            state: JobState::Queued,
+            progress: JobProgress::default(),
+            error: None,
+            summary: None,
+            commit: None,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+        };
+        let mut running = job.clone();
+        running.state = JobState::Running;
+        running.progress.files_total = 2;
+        running.progress.files_done = 1;
+        let mut done = running.clone();
+        match &self.job_error {
+            Some(error) => {
+                done.state = JobState::Failed;
+                done.error = Some(error.clone());
+            }
+            None => {
+                done.state = JobState::Succeeded;
+                done.progress.files_done = 2;
+                done.summary = Some(format!("2 files of `{}` fetched", job.params.dataset()));
+            }
+        }
+        jobs.push(done.clone());
+        drop(jobs);
+        self.push(EventKind::Job(JobEvent::from(&running)));
+        self.push(EventKind::Job(JobEvent::from(&done)));
+        Ok(job)
+    }
+
+    async fn jobs(self, _: Context) -> Vec<Job> {
+        self.state.jobs.lock().unwrap().clone()
+    }
+
+    async fn job(self, _: Context, id: JobId) -> Result<Job, ApiError> {
+        self.state
+            .jobs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|j| j.id == id)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("no job {id}")))
+    }
+
+    async fn cancel_job(self, _: Context, id: JobId) -> Result<Job, ApiError> {
+        Err(ApiError::bad_request(format!("job {id} already finished")))
+    }
+
+    async fn job_schema(self, _: Context) -> serde_json::Value {
+        hubdex_ipc::job_params_schema()
+    }
+
+    async fn downloaded(self, _: Context, _id: String) -> Result<Option<Downloaded>, ApiError> {
+        Ok(None)
     }
 }

@@ -413,6 +413,7 @@ mod tests {
             offline: None,
             next_sync: None,
             http: Some("127.0.0.1:8719".into()),
+            catalog_sync: Default::default(),
         }
     }
 
@@ -548,6 +549,7 @@ mod tests {
             pages: 1,
             records: 1000,
             error: Some("timed out".into()),
+            ..SyncReport::default()
         });
         assert_eq!(sync_state(&s, now), "last sync failed 2 min ago");
         s.offline = Some("cannot reach https://huggingface.co".into());
@@ -559,6 +561,7 @@ mod tests {
             started_at: now,
             pages: 12,
             records: 12_000,
+            ..SyncProgress::default()
         });
         assert_eq!(sync_state(&s, now), "syncing 12 pages / 12,000 records");
     }
@@ -573,6 +576,7 @@ mod tests {
             pages: 54,
             records: 53_755,
             error: None,
+            ..SyncReport::default()
         });
         s.last_success = Some(at("2026-04-01T11:55:00Z"));
         s.next_sync = Some(at("2026-04-01T12:55:00Z"));

@@ -9,6 +9,7 @@ mod commands;
 #[cfg(test)]
 mod fakedaemon;
 mod format;
+mod jobs;
 mod launcher;
 mod logging;
 mod ui;
@@ -21,7 +22,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use hubdex_core::{DatasetId, SortKey};
-use hubdex_ipc::{HubdexClient, Paths};
+use hubdex_ipc::{
+    DEFAULT_REVISION, DeleteParams, DownloadParams, HubdexClient, JobParams, JobRef, Paths,
+    UpdateParams,
+};
 
 use commands::Output;
 use launcher::Feedback;
@@ -85,6 +89,78 @@ enum Cmd {
         #[arg(long)]
         wait: bool,
     },
+    /// Download a dataset's files into the Hugging Face cache (HF_HUB_CACHE), where
+    /// `datasets` and `huggingface_hub` find them offline; verified, resumable, in the
+    /// background.
+    Download {
+        /// The dataset id, e.g. openai/gsm8k.
+        id: DatasetId,
+        /// A branch, tag or commit.
+        #[arg(short, long, default_value = DEFAULT_REVISION)]
+        revision: String,
+        /// Only files matching this glob (`*` also matches `/`); repeat for more.
+        #[arg(long, value_name = "GLOB")]
+        include: Vec<String>,
+        /// No file matching this glob; repeat for more.
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Fetch every file again, even those the cache has.
+        #[arg(long)]
+        force: bool,
+        /// Show progress until the download ends; exit with 1 if it fails.
+        #[arg(long)]
+        wait: bool,
+        /// Print the job as one JSON document (the finished job with --wait).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a downloaded branch to its newest commit, fetching only the files that changed.
+    Update {
+        /// The dataset id.
+        id: DatasetId,
+        /// The branch or tag to update.
+        #[arg(short, long, default_value = DEFAULT_REVISION)]
+        revision: String,
+        /// Show progress until the update ends; exit with 1 if it fails.
+        #[arg(long)]
+        wait: bool,
+        /// Print the job as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a downloaded revision of a dataset from the cache (blobs other revisions use
+    /// are kept), or all of it.
+    #[command(group = clap::ArgGroup::new("what").required(true).args(["revision", "all"]))]
+    Delete {
+        /// The dataset id.
+        id: DatasetId,
+        /// The branch, tag or commit to remove.
+        #[arg(short, long)]
+        revision: Option<String>,
+        /// Remove every revision: the dataset's whole cache folder.
+        #[arg(long)]
+        all: bool,
+        /// Wait until the removal is done; exit with 1 if it fails.
+        #[arg(long)]
+        wait: bool,
+        /// Print the job as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the download, update and delete jobs.
+    Jobs {
+        /// Print the jobs as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a queued or running job (its partial files stay, to resume later).
+    Cancel {
+        /// The job number, as `hubdex jobs` shows it.
+        job: JobRef,
+        /// Print the job as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -147,6 +223,61 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Cmd::Sync { wait } => {
             let client = cli_client().await?;
             commands::sync(&mut Output::stdout(), &client, wait).await
+        }
+        Cmd::Download {
+            id,
+            revision,
+            include,
+            exclude,
+            force,
+            wait,
+            json,
+        } => {
+            let params = JobParams::Download(DownloadParams {
+                dataset: id,
+                revision,
+                include,
+                exclude,
+                force,
+            });
+            let client = cli_client().await?;
+            jobs::submit(&mut Output::stdout(), &client, params, wait, json).await
+        }
+        Cmd::Update {
+            id,
+            revision,
+            wait,
+            json,
+        } => {
+            let params = JobParams::Update(UpdateParams {
+                dataset: id,
+                revision,
+            });
+            let client = cli_client().await?;
+            jobs::submit(&mut Output::stdout(), &client, params, wait, json).await
+        }
+        Cmd::Delete {
+            id,
+            revision,
+            all,
+            wait,
+            json,
+        } => {
+            let params = JobParams::Delete(DeleteParams {
+                dataset: id,
+                revision,
+                all,
+            });
+            let client = cli_client().await?;
+            jobs::submit(&mut Output::stdout(), &client, params, wait, json).await
+        }
+        Cmd::Jobs { json } => {
+            let client = cli_client().await?;
+            jobs::list(&mut Output::stdout(), &client, json).await
+        }
+        Cmd::Cancel { job, json } => {
+            let client = cli_client().await?;
+            jobs::cancel(&mut Output::stdout(), &client, job.0, json).await
         }
     }
 }
@@ -235,6 +366,62 @@ mod tests {
         let err = Cli::try_parse_from(["hubdex", "search", "x", "--limit", "0"]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::ValueValidation);
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn job_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "hubdex",
+            "download",
+            "openai/gsm8k",
+            "--include",
+            "*.parquet",
+            "--include",
+            "README.md",
+            "--exclude",
+            "test/*",
+            "--wait",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Cmd::Download {
+                id,
+                revision,
+                include,
+                exclude,
+                force,
+                wait,
+                json,
+            }) => {
+                assert_eq!(id.as_str(), "openai/gsm8k");
+                assert_eq!(revision, "main");
+                assert_eq!(include, ["*.parquet", "README.md"]);
+                assert_eq!(exclude, ["test/*"]);
+                assert!(wait && !force && !json);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["hubdex", "cancel", "12"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Cmd::Cancel {
+                job: JobRef(12),
+                ..
+            })
+        ));
+        let err = Cli::try_parse_from(["hubdex", "cancel", "twelve"]).unwrap_err();
+        assert!(err.to_string().contains("hubdex jobs"), "{err}");
+    }
+
+    #[test]
+    fn delete_needs_a_revision_or_all_but_not_both() {
+        assert!(Cli::try_parse_from(["hubdex", "delete", "a/b", "--all"]).is_ok());
+        assert!(Cli::try_parse_from(["hubdex", "delete", "a/b", "-r", "v1"]).is_ok());
+        let neither = Cli::try_parse_from(["hubdex", "delete", "a/b"]).unwrap_err();
+        assert_eq!(neither.kind(), ErrorKind::MissingRequiredArgument);
+        let both =
+            Cli::try_parse_from(["hubdex", "delete", "a/b", "-r", "v1", "--all"]).unwrap_err();
+        assert_eq!(both.kind(), ErrorKind::ArgumentConflict);
     }
 
     #[test]

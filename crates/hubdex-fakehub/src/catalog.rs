@@ -4,11 +4,19 @@
 //! A page costs O(log n) to find where the cursor left off plus O(page) to collect items when
 //! nothing filters the listing; `search`, `author`, `filter` and `gated` add a scan that stops
 //! as soon as the page (and one more match, to know whether a next page exists) is found.
+//!
+//! A [`Catalog`] never changes once built; a mutation builds the next version with an
+//! [`Editor`] and the server swaps it in. Versions share what did not change: records live in
+//! append-only chunks held by `Arc`s (an update appends the new version of a record and
+//! retires the old one), names are shared until a mutation adds one, and each sort order is
+//! rebuilt in one merging pass, so a mutation batch costs O(n) copying of indexes rather than
+//! a re-sort.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::{DefaultHasher, Hasher};
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use hubdex_core::{Dataset, DatasetId, Gated};
@@ -20,7 +28,12 @@ use crate::synthetic;
 /// `createdAt` the Hub reports for every repo created before it recorded creation dates.
 pub(crate) const OLD_REPO_CREATED_AT_MS: i64 = 1_646_263_744_000; // 2022-03-02T23:29:04.000Z
 
+/// Records per storage chunk. Full chunks are shared by every later catalog version; only the
+/// last, partly filled one is copied when a mutation appends records.
+const CHUNK: usize = 4096;
+
 /// A record's description, kept small.
+#[derive(Clone)]
 pub(crate) enum Description {
     /// Text as loaded from a catalog.
     Text(Box<str>),
@@ -29,6 +42,7 @@ pub(crate) enum Description {
 }
 
 /// A record's `cardData`.
+#[derive(Clone)]
 pub(crate) enum Card {
     /// The README's YAML as loaded from a catalog.
     Json(Box<serde_json::Value>),
@@ -37,11 +51,12 @@ pub(crate) enum Card {
 }
 
 /// One dataset, with every field the Hub always has filled in.
+#[derive(Clone)]
 pub(crate) struct Record {
     pub object_id: [u8; 12],
     pub sha: [u8; 20],
     pub id: DatasetId,
-    /// Index into [`Catalog::author_name`]; `None` for old canonical ids without an owner.
+    /// Index into [`Names::author_name`]; `None` for old canonical ids without an owner.
     pub author: Option<u32>,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
@@ -50,7 +65,7 @@ pub(crate) struct Record {
     pub downloads: u64,
     pub likes: u64,
     pub trending_score: f64,
-    /// Indexes into [`Catalog::tag_name`], in the record's order.
+    /// Indexes into [`Names::tag_name`], in the record's order.
     pub tags: Box<[u32]>,
     pub description: Option<Description>,
     pub card: Option<Card>,
@@ -156,7 +171,7 @@ impl Filter {
 const WALK_BUDGET: usize = 20_000;
 
 /// Strings stored once and referred to by number.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Interner {
     names: Vec<Box<str>>,
     ids: HashMap<Box<str>, u32>,
@@ -174,12 +189,90 @@ impl Interner {
     }
 }
 
+/// Author and tag names, interned. Catalog versions share one until a mutation adds a name.
+#[derive(Default, Clone)]
+pub(crate) struct Names {
+    authors: Interner,
+    /// Lower-cased author name → the authors spelled that way ignoring case.
+    authors_by_lower: HashMap<String, Vec<u32>>,
+    tags: Interner,
+}
+
+impl Names {
+    /// The number for an author name.
+    pub fn author(&mut self, name: &str) -> u32 {
+        let known = self.authors.names.len();
+        let author = self.authors.intern(name);
+        if author as usize == known {
+            self.authors_by_lower
+                .entry(name.to_lowercase())
+                .or_default()
+                .push(author);
+        }
+        author
+    }
+
+    /// The number for a tag.
+    pub fn tag(&mut self, tag: &str) -> u32 {
+        self.tags.intern(tag)
+    }
+
+    pub fn author_name(&self, author: u32) -> &str {
+        &self.authors.names[author as usize]
+    }
+
+    pub fn tag_name(&self, tag: u32) -> &str {
+        &self.tags.names[tag as usize]
+    }
+
+    /// A record as a Hub-format [`Dataset`], with every filled-in field.
+    pub fn to_dataset(&self, r: &Record) -> Dataset {
+        let mut d = Dataset::new(r.id.clone());
+        d.object_id = Some(hex(&r.object_id));
+        d.author = r.author.map(|a| self.author_name(a).to_string());
+        d.sha = Some(hex(&r.sha));
+        d.last_modified = DateTime::from_timestamp_millis(r.last_modified);
+        d.created_at = DateTime::from_timestamp_millis(r.created_at);
+        d.private = r.private;
+        d.gated = r.gated;
+        d.disabled = r.disabled;
+        d.downloads = r.downloads;
+        d.likes = r.likes;
+        d.trending_score = r.trending_score;
+        d.tags = r
+            .tags
+            .iter()
+            .map(|&t| self.tag_name(t).to_string())
+            .collect();
+        d.description = description(r);
+        d.card_data = self.card_data(r);
+        d
+    }
+
+    /// The `cardData` as served.
+    pub fn card_data(&self, r: &Record) -> Option<serde_json::Value> {
+        r.card.as_ref().map(|c| match c {
+            Card::Json(value) => (**value).clone(),
+            Card::FromTags => {
+                synthetic::card_from_tags(r.id.name(), r.tags.iter().map(|&t| self.tag_name(t)))
+            }
+        })
+    }
+}
+
+/// The description as served.
+fn description(r: &Record) -> Option<String> {
+    r.description.as_ref().map(|d| match d {
+        Description::Text(text) => text.to_string(),
+        Description::Words(words) => synthetic::render_description(words, r.id.as_str()),
+    })
+}
+
 /// Collects records, then sorts and indexes them once in [`Builder::finish`].
 #[derive(Default)]
 pub(crate) struct Builder {
     records: Vec<Record>,
-    authors: Interner,
-    tags: Interner,
+    names: Names,
 }
 
 impl Builder {
@@ -190,14 +283,27 @@ impl Builder {
         }
     }
 
+    /// A builder that adds names to `names`, for records made outside a full build.
+    pub fn with_names(names: Names) -> Builder {
+        Builder {
+            records: Vec::new(),
+            names,
+        }
+    }
+
+    /// The records built so far and the names, taken apart.
+    pub fn into_parts(self) -> (Vec<Record>, Names) {
+        (self.records, self.names)
+    }
+
     /// The number for an author name.
     pub fn author(&mut self, name: &str) -> u32 {
-        self.authors.intern(name)
+        self.names.author(name)
     }
 
     /// The number for a tag.
     pub fn tag(&mut self, tag: &str) -> u32 {
-        self.tags.intern(tag)
+        self.names.tag(tag)
     }
 
     pub fn push(&mut self, record: Record) {
@@ -252,51 +358,60 @@ impl Builder {
 
     /// The records as Hub-format [`Dataset`]s, in the order they were added (no sorting).
     pub fn into_datasets(self) -> Vec<Dataset> {
-        let names = Catalog {
-            records: Vec::new(),
-            authors: self.authors.names,
-            authors_by_lower: HashMap::new(),
-            tags: self.tags.names,
-            tag_ids: HashMap::new(),
-            orders: Vec::new(),
-            ids: IdIndex::build(&[]),
-        };
-        self.records.iter().map(|r| names.to_dataset(r)).collect()
+        self.records
+            .iter()
+            .map(|r| self.names.to_dataset(r))
+            .collect()
     }
 
     /// Sorts every order and indexes ids.
     pub fn finish(self) -> Catalog {
-        let mut authors_by_lower: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, name) in self.authors.names.iter().enumerate() {
-            authors_by_lower
-                .entry(name.to_lowercase())
-                .or_default()
-                .push(i as u32);
-        }
-        let mut catalog = Catalog {
-            ids: IdIndex::build(&self.records),
-            records: self.records,
-            authors: self.authors.names,
-            authors_by_lower,
-            tags: self.tags.names,
-            tag_ids: self.tags.ids,
-            orders: Vec::new(),
-        };
+        let stored = self.records.len();
+        let max_last_modified = self
+            .records
+            .iter()
+            .map(|r| r.last_modified)
+            .max()
+            .unwrap_or(i64::MIN);
+        let ids = IdIndex::build(self.records.iter().enumerate().map(|(i, r)| (i as u32, r)));
+        let mut orders = Vec::with_capacity(Sort::ALL.len());
         for sort in Sort::ALL {
             // Sorting small keys in a flat array is far faster than comparing records in
             // place, which would visit them in random memory order.
-            let mut keyed: Vec<(u64, [u8; 12], u32)> = catalog
+            let mut keyed: Vec<(u64, [u8; 12], u32)> = self
                 .records
                 .iter()
                 .enumerate()
                 .map(|(i, r)| (ascending_key(sort_value(sort, r)), r.object_id, i as u32))
                 .collect();
             keyed.sort_unstable();
-            catalog
-                .orders
-                .push(keyed.into_iter().map(|(_, _, i)| i).collect());
+            orders.push(keyed.into_iter().map(|(_, _, i)| i).collect());
         }
-        catalog
+        let mut alive = vec![u64::MAX; stored.div_ceil(64)];
+        if !stored.is_multiple_of(64)
+            && let Some(last) = alive.last_mut()
+        {
+            *last = (1u64 << (stored % 64)) - 1;
+        }
+        let mut chunks = Vec::with_capacity(stored.div_ceil(CHUNK));
+        let mut records = self.records.into_iter();
+        loop {
+            let chunk: Vec<Record> = records.by_ref().take(CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            chunks.push(Arc::new(chunk));
+        }
+        Catalog {
+            chunks,
+            stored,
+            alive,
+            live: stored,
+            names: Arc::new(self.names),
+            orders,
+            ids,
+            max_last_modified,
+        }
     }
 }
 
@@ -322,29 +437,57 @@ pub(crate) fn dedupe(records: Vec<Dataset>) -> (Vec<Dataset>, usize) {
 }
 
 /// Case-insensitive id lookup without a second copy of every id: a hash of the lower-cased id
-/// points at the record; the rare hash collision goes to a short list scanned in full.
+/// points at the record; the rare hash collision goes to a short list scanned in full. Only
+/// live records are in it.
+#[derive(Clone)]
 struct IdIndex {
     first: HashMap<u64, u32>,
     overflow: Vec<u32>,
 }
 
 impl IdIndex {
-    fn build(records: &[Record]) -> IdIndex {
-        let mut first = HashMap::with_capacity(records.len());
-        let mut overflow = Vec::new();
-        for (i, r) in records.iter().enumerate() {
-            match first.entry(id_key(r.id.as_str())) {
-                Entry::Vacant(slot) => {
-                    slot.insert(i as u32);
-                }
-                Entry::Occupied(_) => overflow.push(i as u32),
-            }
+    fn build<'a>(records: impl ExactSizeIterator<Item = (u32, &'a Record)>) -> IdIndex {
+        let mut index = IdIndex {
+            first: HashMap::with_capacity(records.len()),
+            overflow: Vec::new(),
+        };
+        for (i, r) in records {
+            index.insert(id_key(r.id.as_str()), i);
         }
-        IdIndex { first, overflow }
+        index
     }
 
-    fn find(&self, records: &[Record], id: &str) -> Option<u32> {
-        let same = |i: &u32| same_id(records[*i as usize].id.as_str(), id);
+    fn insert(&mut self, key: u64, index: u32) {
+        match self.first.entry(key) {
+            Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
+            Entry::Occupied(_) => self.overflow.push(index),
+        }
+    }
+
+    /// Forgets record `index` (whose id hashes to `key`); `key_of` gives other records' keys,
+    /// to move a colliding record up from the overflow list.
+    fn remove(&mut self, key: u64, index: u32, key_of: impl Fn(u32) -> u64) {
+        if self.first.get(&key) == Some(&index) {
+            self.first.remove(&key);
+            if let Some(pos) = self.overflow.iter().position(|&i| key_of(i) == key) {
+                let promoted = self.overflow.swap_remove(pos);
+                self.first.insert(key, promoted);
+            }
+        } else {
+            self.overflow.retain(|&i| i != index);
+        }
+    }
+
+    /// True when some record's id hashes to `key` (an id that differs only in case, or a
+    /// rare collision).
+    fn taken(&self, key: u64, key_of: impl Fn(u32) -> u64) -> bool {
+        self.first.contains_key(&key) || self.overflow.iter().any(|&i| key_of(i) == key)
+    }
+
+    fn find<'a>(&self, id: &str, id_of: impl Fn(u32) -> &'a str) -> Option<u32> {
+        let same = |i: &u32| same_id(id_of(*i), id);
         self.first
             .get(&id_key(id))
             .filter(|i| same(i))
@@ -368,40 +511,68 @@ fn same_id(a: &str, b: &str) -> bool {
         .eq(b.chars().flat_map(char::to_lowercase))
 }
 
-/// The catalog, immutable once built.
+/// One version of the catalog, immutable once built (see the module docs).
 pub(crate) struct Catalog {
-    records: Vec<Record>,
-    authors: Vec<Box<str>>,
-    authors_by_lower: HashMap<String, Vec<u32>>,
-    tags: Vec<Box<str>>,
-    tag_ids: HashMap<Box<str>, u32>,
-    /// One array of record indexes per [`Sort`], in that order.
+    /// Every record ever stored, live or retired, by index, in chunks of [`CHUNK`].
+    chunks: Vec<Arc<Vec<Record>>>,
+    /// Records stored, live or retired.
+    stored: usize,
+    /// A bit per stored record: set while it is live.
+    alive: Vec<u64>,
+    /// Live records.
+    live: usize,
+    names: Arc<Names>,
+    /// One array of live record indexes per [`Sort`], in that order.
     orders: Vec<Vec<u32>>,
     ids: IdIndex,
+    /// The latest `lastModified` any record ever had, in milliseconds.
+    max_last_modified: i64,
 }
 
 impl Catalog {
+    /// Live records.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.live
     }
 
     pub fn record(&self, index: u32) -> &Record {
-        &self.records[index as usize]
+        let i = index as usize;
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    /// True while record `index` is part of the catalog (not deleted, not replaced).
+    pub fn is_alive(&self, index: u32) -> bool {
+        bit(&self.alive, index)
     }
 
     pub fn author_name(&self, author: u32) -> &str {
-        &self.authors[author as usize]
+        self.names.author_name(author)
     }
 
     pub fn tag_name(&self, tag: u32) -> &str {
-        &self.tags[tag as usize]
+        self.names.tag_name(tag)
     }
 
     /// The record with this id, ignoring case. Private records are never found.
     pub fn find(&self, id: &str) -> Option<u32> {
         self.ids
-            .find(&self.records, id)
+            .find(id, |i| self.record(i).id.as_str())
             .filter(|&i| !self.record(i).private)
+    }
+
+    /// Starts the next version of the catalog.
+    pub fn edit(&self) -> Editor<'_> {
+        Editor {
+            base: self,
+            chunks: self.chunks.clone(),
+            stored: self.stored,
+            alive: self.alive.clone(),
+            live: self.live,
+            names: Arc::clone(&self.names),
+            ids: self.ids.clone(),
+            added: Vec::new(),
+            max_last_modified: self.max_last_modified,
+        }
     }
 
     /// Resolves listing parameters against the catalog.
@@ -417,6 +588,7 @@ impl Catalog {
             .iter()
             .map(|a| {
                 let found = self
+                    .names
                     .authors_by_lower
                     .get(&a.to_lowercase())
                     .cloned()
@@ -428,7 +600,7 @@ impl Catalog {
         let tags = tags
             .iter()
             .filter_map(|t| {
-                let found = self.tag_ids.get(t.as_str()).copied();
+                let found = self.names.tags.ids.get(t.as_str()).copied();
                 impossible |= found.is_none();
                 found
             })
@@ -482,11 +654,12 @@ impl Catalog {
         (items, false)
     }
 
-    /// A bit per record: set when the record passes the filter.
+    /// A bit per stored record: set when the record is live and passes the filter.
     fn matching(&self, filter: &Filter) -> Vec<u64> {
-        let mut bits = vec![0u64; self.records.len().div_ceil(64)];
-        for (i, r) in self.records.iter().enumerate() {
-            if self.record_matches(r, filter) {
+        let mut bits = vec![0u64; self.stored.div_ceil(64)];
+        let records = self.chunks.iter().flat_map(|chunk| chunk.iter());
+        for (i, r) in records.enumerate() {
+            if self.alive[i / 64] & (1 << (i % 64)) != 0 && self.record_matches(r, filter) {
                 bits[i / 64] |= 1 << (i % 64);
             }
         }
@@ -529,46 +702,155 @@ impl Catalog {
             .then(index.cmp(&p.index))
     }
 
-    /// A record as a Hub-format [`Dataset`], with every filled-in field.
-    pub fn to_dataset(&self, r: &Record) -> Dataset {
-        let mut d = Dataset::new(r.id.clone());
-        d.object_id = Some(hex(&r.object_id));
-        d.author = r.author.map(|a| self.author_name(a).to_string());
-        d.sha = Some(hex(&r.sha));
-        d.last_modified = DateTime::from_timestamp_millis(r.last_modified);
-        d.created_at = DateTime::from_timestamp_millis(r.created_at);
-        d.private = r.private;
-        d.gated = r.gated;
-        d.disabled = r.disabled;
-        d.downloads = r.downloads;
-        d.likes = r.likes;
-        d.trending_score = r.trending_score;
-        d.tags = r
-            .tags
-            .iter()
-            .map(|&t| self.tag_name(t).to_string())
-            .collect();
-        d.description = self.description(r);
-        d.card_data = self.card_data(r);
-        d
-    }
-
     /// The description as served.
     pub fn description(&self, r: &Record) -> Option<String> {
-        r.description.as_ref().map(|d| match d {
-            Description::Text(text) => text.to_string(),
-            Description::Words(words) => synthetic::render_description(words, r.id.as_str()),
-        })
+        description(r)
     }
 
     /// The `cardData` as served.
     pub fn card_data(&self, r: &Record) -> Option<serde_json::Value> {
-        r.card.as_ref().map(|c| match c {
-            Card::Json(value) => (**value).clone(),
-            Card::FromTags => {
-                synthetic::card_from_tags(r.id.name(), r.tags.iter().map(|&t| self.tag_name(t)))
+        self.names.card_data(r)
+    }
+}
+
+fn bit(bits: &[u64], index: u32) -> bool {
+    bits.get(index as usize / 64)
+        .is_some_and(|word| word & (1 << (index % 64)) != 0)
+}
+
+/// Builds the next version of a catalog: records are appended and retired, then
+/// [`Editor::finish`] merges the changes into every sort order.
+pub(crate) struct Editor<'a> {
+    base: &'a Catalog,
+    chunks: Vec<Arc<Vec<Record>>>,
+    stored: usize,
+    alive: Vec<u64>,
+    live: usize,
+    names: Arc<Names>,
+    ids: IdIndex,
+    /// Records appended by this edit.
+    added: Vec<u32>,
+    max_last_modified: i64,
+}
+
+impl Editor<'_> {
+    pub fn record(&self, index: u32) -> &Record {
+        let i = index as usize;
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    pub fn is_alive(&self, index: u32) -> bool {
+        bit(&self.alive, index)
+    }
+
+    /// Records stored so far, live or retired.
+    pub fn stored(&self) -> usize {
+        self.stored
+    }
+
+    /// The latest `lastModified` any record has had, including those added by this edit.
+    pub fn max_last_modified(&self) -> i64 {
+        self.max_last_modified
+    }
+
+    /// True when a live record's id equals `id` ignoring case (or hashes like it).
+    pub fn id_taken(&self, id: &str) -> bool {
+        self.key_taken(id_key(id))
+    }
+
+    /// True when a live record's id has this [`id_key`].
+    pub fn key_taken(&self, key: u64) -> bool {
+        self.ids.taken(key, |i| id_key(self.record(i).id.as_str()))
+    }
+
+    /// The names, to add new authors and tags to.
+    pub fn names_mut(&mut self) -> &mut Names {
+        Arc::make_mut(&mut self.names)
+    }
+
+    pub fn names(&self) -> &Names {
+        &self.names
+    }
+
+    /// Adds a live record; returns its index.
+    pub fn push(&mut self, record: Record) -> u32 {
+        let index = self.stored as u32;
+        self.max_last_modified = self.max_last_modified.max(record.last_modified);
+        self.ids.insert(id_key(record.id.as_str()), index);
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => Arc::make_mut(last).push(record),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(record);
+                self.chunks.push(Arc::new(chunk));
             }
-        })
+        }
+        self.stored += 1;
+        if self.alive.len() < self.stored.div_ceil(64) {
+            self.alive.push(0);
+        }
+        self.alive[index as usize / 64] |= 1 << (index % 64);
+        self.live += 1;
+        self.added.push(index);
+        index
+    }
+
+    /// Retires a live record: it is no longer listed or found.
+    pub fn retire(&mut self, index: u32) {
+        if !self.is_alive(index) {
+            return;
+        }
+        self.alive[index as usize / 64] &= !(1 << (index % 64));
+        self.live -= 1;
+        let key = id_key(self.record(index).id.as_str());
+        let (chunks, ids) = (&self.chunks, &mut self.ids);
+        let key_of = |i: u32| {
+            let i = i as usize;
+            id_key(chunks[i / CHUNK][i % CHUNK].id.as_str())
+        };
+        ids.remove(key, index, key_of);
+    }
+
+    /// The new version: every sort order keeps its live records and gains the added ones at
+    /// their places, in one pass.
+    pub fn finish(self) -> Catalog {
+        let mut catalog = Catalog {
+            chunks: self.chunks,
+            stored: self.stored,
+            alive: self.alive,
+            live: self.live,
+            names: self.names,
+            orders: Vec::with_capacity(Sort::ALL.len()),
+            ids: self.ids,
+            max_last_modified: self.max_last_modified,
+        };
+        let added: Vec<u32> = self
+            .added
+            .into_iter()
+            .filter(|&i| catalog.is_alive(i))
+            .collect();
+        let mut orders = Vec::with_capacity(Sort::ALL.len());
+        for sort in Sort::ALL {
+            let key = |i: u32| {
+                let r = catalog.record(i);
+                (ascending_key(sort_value(sort, r)), r.object_id, i)
+            };
+            let mut new: Vec<(u64, [u8; 12], u32)> = added.iter().map(|&i| key(i)).collect();
+            new.sort_unstable();
+            let base = &self.base.orders[sort.slot()];
+            let mut order = Vec::with_capacity(catalog.live);
+            let mut from = 0;
+            for entry in new {
+                let at = base.partition_point(|&r| key(r) < entry);
+                order.extend(base[from..at].iter().filter(|&&r| catalog.is_alive(r)));
+                order.push(entry.2);
+                from = at;
+            }
+            order.extend(base[from..].iter().filter(|&&r| catalog.is_alive(r)));
+            orders.push(order);
+        }
+        catalog.orders = orders;
+        catalog
     }
 }
 
@@ -692,7 +974,7 @@ mod tests {
             r#"{"id":"acme/x","createdAt":"2024-05-01T10:00:00.000Z","tags":["a"]}"#,
         ));
         let c = b.finish();
-        let glue = c.to_dataset(c.record(c.find("GLUE").unwrap()));
+        let glue = c.names.to_dataset(c.record(c.find("GLUE").unwrap()));
         assert_eq!(glue.author, None, "canonical ids have no owner");
         assert_eq!(
             format_time(glue.created_at.unwrap().timestamp_millis()),
@@ -705,7 +987,7 @@ mod tests {
             "ObjectId carries createdAt"
         );
         assert_eq!(glue.sha.as_deref().map(str::len), Some(40));
-        let x = c.to_dataset(c.record(c.find("acme/x").unwrap()));
+        let x = c.names.to_dataset(c.record(c.find("acme/x").unwrap()));
         assert_eq!(
             x.author.as_deref(),
             Some("acme"),
@@ -721,7 +1003,7 @@ mod tests {
             r#"{"id":"a/b","_id":"66A1F0C2E4B0A1B2C3D4E5F6","sha":"3f2c9d1e0b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d"}"#,
         ));
         let c = b.finish();
-        let d = c.to_dataset(c.record(0));
+        let d = c.names.to_dataset(c.record(0));
         assert_eq!(d.object_id.as_deref(), Some("66a1f0c2e4b0a1b2c3d4e5f6"));
         assert_eq!(
             d.sha.as_deref(),

@@ -4,8 +4,11 @@
 //! It serves `GET /api/datasets` (search, author, filter, gated, sort, limit, full, expand and
 //! keyset pagination through an absolute `Link` header) and `GET /api/datasets/{id}` (also at
 //! `/revision/{rev}`) the way `shared/reference/hub-api.md` says the real Hub does, with the
-//! Hub's error codes and rate-limit headers. Tests can inject faults and read the request
-//! log. The crate's README lists every way it differs from the real Hub.
+//! Hub's error codes and rate-limit headers. Dataset repos with files (added in process, read
+//! from a `--repos` folder, or generated for benchmarks) get the file side: tree,
+//! paths-info, commits, refs and resolve with ranges, ETags and LFS redirects to the fake's
+//! own CDN route. Tests can inject faults (also into file bodies) and read the request log.
+//! The crate's README lists every way it differs from the real Hub.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hubdex_fakehub::FakeHubError> {
@@ -19,13 +22,19 @@
 //! # Ok(()) }
 //! ```
 
+mod body;
 mod catalog;
 mod cursor;
+mod files;
 mod load;
+mod mutate;
 mod query;
+mod ratelimit;
 mod render;
+mod repos;
 mod server;
 mod synthetic;
+mod webhooks;
 mod words;
 
 use std::fmt;
@@ -38,7 +47,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Builder, Catalog};
 
+pub use crate::body::FileFault;
+pub use crate::mutate::{Moved, Mutation, MutationReport};
+pub use crate::ratelimit::RateLimits;
+pub use crate::repos::{BENCH_LARGE_FILE_REPO, BENCH_MANY_FILES_REPO, RepoAccess, RepoCommit};
 pub use crate::server::RunningFakeHub;
+pub use crate::webhooks::{WebhookDelivery, WebhookTarget};
 
 /// A catalog and the options to serve it with, not yet listening.
 ///
@@ -47,6 +61,9 @@ pub use crate::server::RunningFakeHub;
 pub struct FakeHub {
     catalog: Arc<Catalog>,
     options: FakeHubOptions,
+    dynamics: server::Dynamics,
+    /// Repos with files (none unless added).
+    repos: repos::Repos,
 }
 
 /// How a [`FakeHub`] serves its catalog.
@@ -57,6 +74,12 @@ pub struct FakeHubOptions {
     pub page_size: usize,
     /// Log every request through `tracing` at info level.
     pub log_requests: bool,
+    /// Most entries on one page of a tree listing (at most 100 with `expand=true`) and of a
+    /// commit listing. The Hub's is 1,000; tests make it small to exercise pagination.
+    pub tree_page_size: usize,
+    /// Answer resolves of LFS files with a 302 to the fake's CDN route, as the Hub does;
+    /// when false they are served directly (with the same `X-Linked-*` headers).
+    pub lfs_redirects: bool,
 }
 
 impl Default for FakeHubOptions {
@@ -64,6 +87,8 @@ impl Default for FakeHubOptions {
         Self {
             page_size: 1000,
             log_requests: false,
+            tree_page_size: 1000,
+            lfs_redirects: true,
         }
     }
 }
@@ -143,6 +168,25 @@ pub enum FakeHubError {
         /// The first bad line and what was wrong with it.
         first_problem: String,
     },
+    /// The `--repos` directory (or a file in it) could not be read.
+    #[error(
+        "cannot read the repos folder {}: {cause}; it must hold one folder per repo, as DIR/namespace/name/…",
+        path.display()
+    )]
+    ReposDir {
+        /// The folder.
+        path: PathBuf,
+        /// What went wrong.
+        cause: std::io::Error,
+    },
+    /// A repo with files could not be added or changed as asked.
+    #[error("cannot change the repo `{id}`: {reason}")]
+    InvalidRepo {
+        /// The repo id given.
+        id: String,
+        /// What was wrong, and what to do instead.
+        reason: String,
+    },
     /// The address could not be bound.
     #[error(
         "cannot listen on {addr}: {cause}; choose another address, or port 0 for any free port"
@@ -198,14 +242,41 @@ impl FakeHub {
     /// Serves `count` generated records; the same `count` and `seed` always give the same
     /// catalog, and record `i` does not depend on `count`. See [`synthetic_records`].
     pub fn synthetic(count: usize, seed: u64, options: FakeHubOptions) -> FakeHub {
-        FakeHub::new(synthetic::generate(count, seed), options)
+        let mut hub = FakeHub::new(synthetic::generate(count, seed), options);
+        hub.dynamics.seed = seed;
+        hub
     }
 
     fn new(builder: Builder, options: FakeHubOptions) -> FakeHub {
         FakeHub {
             catalog: Arc::new(builder.finish()),
             options,
+            dynamics: server::Dynamics::default(),
+            repos: repos::Repos::default(),
         }
+    }
+
+    /// Limits request rates this way (by default the Hub's quotas are reported, not
+    /// enforced); change it while serving with [`RunningFakeHub::set_rate_limits`].
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> FakeHub {
+        self.dynamics.rate_limits = limits;
+        self
+    }
+
+    /// Waits this long before answering each `/api/` request, like a distant Hub.
+    pub fn with_latency(mut self, latency: std::time::Duration) -> FakeHub {
+        self.dynamics.latency = latency;
+        self
+    }
+
+    /// Applies `batch` to the catalog every `every` while serving (the first one `every`
+    /// after start), sending webhooks to registered targets. Batches are deterministic given
+    /// the synthetic seed (0 for catalogs read from records or files).
+    pub fn with_mutations_every(mut self, every: std::time::Duration, batch: Mutation) -> FakeHub {
+        if !every.is_zero() && !batch.is_empty() {
+            self.dynamics.schedule = Some((every, batch));
+        }
+        self
     }
 
     /// How many records it serves.
@@ -221,7 +292,18 @@ impl FakeHub {
     /// Starts serving on `addr` (`127.0.0.1:0` picks a free port) on the current tokio
     /// runtime, and returns once it is listening.
     pub async fn spawn(self, addr: SocketAddr) -> Result<RunningFakeHub, FakeHubError> {
-        server::spawn(self.catalog, self.options, addr).await
+        let mut repos = self.repos;
+        let catalog = &self.catalog;
+        repos.default_access(|id| {
+            let record = catalog.record(catalog.find(id)?);
+            Some(RepoAccess {
+                gated: record.gated,
+                private: record.private,
+                disabled: record.disabled,
+                approved_tokens: Vec::new(),
+            })
+        });
+        server::spawn(self.catalog, self.options, self.dynamics, repos, addr).await
     }
 }
 
@@ -230,6 +312,7 @@ impl fmt::Debug for FakeHub {
         f.debug_struct("FakeHub")
             .field("records", &self.catalog.len())
             .field("options", &self.options)
+            .field("dynamics", &self.dynamics)
             .finish()
     }
 }

@@ -81,7 +81,7 @@ fn decode(text: &str, plus_is_space: bool) -> String {
 
 /// Reads a boolean the way Hub clients write them: `true`/`false` (httpx, huggingface.js),
 /// `True`/`False` (old requests-based clients) or `1`/`0`.
-fn boolean(key: &str, value: &str) -> Result<bool, String> {
+pub(crate) fn boolean(key: &str, value: &str) -> Result<bool, String> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),

@@ -1,13 +1,13 @@
 //! The HTTP side: routes, the layer every request passes (log, faults, rate-limit headers),
 //! and the handle that keeps a server running.
 
+use std::collections::VecDeque;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -22,19 +22,17 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::catalog::{Catalog, hex};
+use crate::mutate::{Mutation, MutationReport, Mutator};
 use crate::query::{self, ListRequest};
+use crate::ratelimit::{Limiter, RateLimits, Verdict};
 use crate::render::{Item, Items};
+use crate::webhooks::{self, WebhookDelivery, WebhookTarget, Webhooks};
 use crate::{FakeHubError, FakeHubOptions, Fault, LoggedRequest, cursor};
 
 /// The most requests the log keeps; older ones are dropped first.
 const LOG_CAPACITY: usize = 100_000;
-/// The Hub's rate-limit window, in seconds.
-const WINDOW_SECONDS: u64 = 300;
-/// `api` requests per window: anonymous (per client) and with a token (a free user).
-const QUOTA_ANONYMOUS: u64 = 500;
-const QUOTA_TOKEN: u64 = 1000;
 
-const JSON: &str = "application/json; charset=utf-8";
+pub(crate) const JSON: &str = "application/json; charset=utf-8";
 const X_ERROR_CODE: HeaderName = HeaderName::from_static("x-error-code");
 const X_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-error-message");
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -74,8 +72,51 @@ impl RunningFakeHub {
         self.shared.add_fault(fault);
     }
 
+    /// The file side: repos and their faults.
+    pub(crate) fn files(&self) -> &crate::files::Files {
+        &self.shared.files
+    }
+
+    /// How many datasets the catalog holds now.
+    pub fn len(&self) -> usize {
+        self.shared.catalog().len()
+    }
+
+    /// True when the catalog holds no dataset.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Changes the catalog as `batch` says (as `POST /_fakehub/mutate` does) and sends the
+    /// webhooks for the changes; returns what changed.
+    pub async fn mutate(&self, batch: Mutation) -> MutationReport {
+        mutate(&self.shared, batch).await
+    }
+
+    /// Changes how request rates are limited, forgetting every count so far.
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        lock(&self.shared.limiter).set(limits);
+    }
+
+    /// Spends the current rate-limit window for every client (see `POST
+    /// /_fakehub/rate-limit/exhaust`).
+    pub fn exhaust_rate_limit(&self) {
+        lock(&self.shared.limiter).exhaust(unix_seconds());
+    }
+
+    /// Registers a URL that gets a webhook for every later change of the catalog.
+    pub fn add_webhook_target(&self, target: WebhookTarget) {
+        self.shared.webhooks.add_target(target);
+    }
+
+    /// Every webhook sent so far, oldest first, with the answer each got.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.webhooks.deliveries()
+    }
+
     /// Stops accepting connections and waits for requests in flight to finish.
     pub async fn shutdown(mut self) {
+        self.shared.files.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -89,30 +130,50 @@ impl std::fmt::Debug for RunningFakeHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunningFakeHub")
             .field("addr", &self.addr)
-            .field("records", &self.shared.catalog.len())
+            .field("records", &self.shared.catalog().len())
             .finish()
     }
 }
 
 impl Drop for RunningFakeHub {
     fn drop(&mut self) {
+        self.shared.files.close();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
     }
 }
 
+/// How a served catalog changes and how requests are limited and slowed: the settings of
+/// [`crate::FakeHub`]'s `with_…` methods.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dynamics {
+    /// Seeds the mutations (the synthetic catalog's seed, else 0).
+    pub seed: u64,
+    pub rate_limits: RateLimits,
+    /// Added before answering every `/api/` request.
+    pub latency: Duration,
+    /// A mutation batch applied every so often.
+    pub schedule: Option<(Duration, Mutation)>,
+}
+
 /// Binds `addr` and serves the catalog until the returned handle is dropped or shut down.
 pub(crate) async fn spawn(
     catalog: Arc<Catalog>,
     options: FakeHubOptions,
+    dynamics: Dynamics,
+    repos: crate::repos::Repos,
     addr: SocketAddr,
 ) -> Result<RunningFakeHub, FakeHubError> {
     let bind_error = |cause| FakeHubError::Bind { addr, cause };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
+    let (webhooks, deliveries) = Webhooks::new();
+    let webhooks = Arc::new(webhooks);
+    tokio::spawn(webhooks::deliver(Arc::downgrade(&webhooks), deliveries));
     let shared = Arc::new(Shared {
-        catalog,
+        mutator: tokio::sync::Mutex::new(Mutator::new(dynamics.seed, catalog.len())),
+        catalog: RwLock::new(catalog),
         page_size: options.page_size.max(1),
         log_requests: options.log_requests,
         local_addr,
@@ -120,8 +181,19 @@ pub(crate) async fn spawn(
         next_request: AtomicU64::new(0),
         log: Mutex::new(RequestLog::default()),
         faults: Mutex::new(VecDeque::new()),
-        windows: Mutex::new(HashMap::new()),
+        limiter: Mutex::new(Limiter::new(dynamics.rate_limits)),
+        latency: dynamics.latency,
+        webhooks,
+        files: Arc::new(crate::files::Files::new(
+            repos,
+            options.tree_page_size,
+            options.lfs_redirects,
+            local_addr,
+        )),
     });
+    if let Some((every, batch)) = dynamics.schedule {
+        tokio::spawn(mutate_on_schedule(Arc::downgrade(&shared), every, batch));
+    }
     let app = router(Arc::clone(&shared));
     let listener = listener.tap_io(|stream| {
         if let Err(e) = stream.set_nodelay(true) {
@@ -150,9 +222,15 @@ pub(crate) async fn spawn(
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/datasets", get(list_datasets))
-        .route("/api/datasets/{*rest}", get(dataset_info))
+        .route("/api/datasets/{*rest}", get(dataset_info).post(paths_info))
+        .merge(crate::files::routes(Arc::clone(&shared.files)))
         .route("/_fakehub/faults", post(add_faults))
         .route("/_fakehub/requests", get(list_requests))
+        .route("/_fakehub/mutate", post(mutate_route))
+        .route("/_fakehub/rate-limit", post(set_rate_limits))
+        .route("/_fakehub/rate-limit/exhaust", post(exhaust_rate_limit))
+        .route("/_fakehub/webhook-target", post(add_webhook_target))
+        .route("/_fakehub/webhooks", get(list_webhook_deliveries))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -164,7 +242,10 @@ fn router(shared: Arc<Shared>) -> Router {
 
 /// State shared by every request.
 struct Shared {
-    catalog: Arc<Catalog>,
+    /// The catalog now; a mutation swaps in the next version.
+    catalog: RwLock<Arc<Catalog>>,
+    /// Serializes mutations and makes them deterministic.
+    mutator: tokio::sync::Mutex<Mutator>,
     page_size: usize,
     log_requests: bool,
     local_addr: SocketAddr,
@@ -174,7 +255,11 @@ struct Shared {
     log: Mutex<RequestLog>,
     faults: Mutex<VecDeque<Fault>>,
     /// Rate-limit windows by client (a hash of its token; `None` for anonymous).
-    windows: Mutex<HashMap<Option<u64>, Window>>,
+    limiter: Mutex<Limiter>,
+    latency: Duration,
+    webhooks: Arc<Webhooks>,
+    /// Repos with files, and the file side's faults.
+    files: Arc<crate::files::Files>,
 }
 
 #[derive(Default)]
@@ -184,17 +269,17 @@ struct RequestLog {
     entries: VecDeque<LoggedRequest>,
 }
 
-struct Window {
-    number: u64,
-    used: u64,
-}
-
 /// Locks a mutex; a panic elsewhere while holding it leaves data that is still usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {
+    /// The catalog as it is now.
+    fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
     fn requests(&self) -> Vec<LoggedRequest> {
         lock(&self.log).entries.iter().cloned().collect()
     }
@@ -239,32 +324,6 @@ impl Shared {
         }
         Some(fault)
     }
-
-    /// Counts a request against its client's window (when `counts`) and returns the
-    /// `RateLimit` and `RateLimit-Policy` header values.
-    fn rate_limit(&self, client: Option<u64>, counts: bool) -> (String, String) {
-        let now = unix_seconds();
-        let number = now / WINDOW_SECONDS;
-        let quota = if client.is_some() {
-            QUOTA_TOKEN
-        } else {
-            QUOTA_ANONYMOUS
-        };
-        let mut windows = lock(&self.windows);
-        let window = windows.entry(client).or_insert(Window { number, used: 0 });
-        if window.number != number {
-            *window = Window { number, used: 0 };
-        }
-        if counts {
-            window.used += 1;
-        }
-        let remaining = quota.saturating_sub(window.used);
-        let reset = WINDOW_SECONDS - now % WINDOW_SECONDS;
-        (
-            format!("\"api\";r={remaining};t={reset}"),
-            format!("\"fixed window\";\"api\";q={quota};w={WINDOW_SECONDS}"),
-        )
-    }
 }
 
 fn unix_seconds() -> u64 {
@@ -302,22 +361,35 @@ async fn hub_layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         status: None,
     });
-    let (ratelimit, policy) = shared.rate_limit(client, api);
+    let verdict = lock(&shared.limiter).check(client, api, unix_seconds());
     let number = shared.next_request.fetch_add(1, Ordering::Relaxed);
 
-    let fault = if api { shared.take_fault() } else { None };
-    let mut response = match fault {
-        Some(fault) => fault_response(&fault),
-        None => next.run(request).await,
+    let (mut response, limits) = match verdict {
+        Verdict::Refuse {
+            headers,
+            retry_after,
+        } => (too_many_requests(retry_after), Some(headers)),
+        Verdict::Serve(limits) => {
+            let fault = if api { shared.take_fault() } else { None };
+            if api && !shared.latency.is_zero() {
+                tokio::time::sleep(shared.latency).await;
+            }
+            let response = match fault {
+                Some(fault) => fault_response(&fault),
+                None => next.run(request).await,
+            };
+            (response, limits)
+        }
     };
 
     let headers = response.headers_mut();
     let request_id = format!("Root=1-{:08x}-{number:024x}", shared.started as u32);
-    for (name, value) in [
-        (RATELIMIT, ratelimit),
-        (RATELIMIT_POLICY, policy),
-        (X_REQUEST_ID, request_id),
-    ] {
+    let limits = limits.map(|l| [(RATELIMIT, l.ratelimit), (RATELIMIT_POLICY, l.policy)]);
+    for (name, value) in limits
+        .into_iter()
+        .flatten()
+        .chain([(X_REQUEST_ID, request_id)])
+    {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
@@ -333,6 +405,18 @@ async fn hub_layer(State(shared): State<Arc<Shared>>, request: Request, next: Ne
             "request"
         );
     }
+    response
+}
+
+/// The Hub's refusal of a request beyond the rate limit.
+fn too_many_requests(retry_after: u64) -> Response {
+    let message = format!(
+        "You have been rate-limited; you can retry this action in about {retry_after} seconds."
+    );
+    let mut response = hub_error(StatusCode::TOO_MANY_REQUESTS, None, &message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
     response
 }
 
@@ -357,7 +441,7 @@ fn fault_response(fault: &Fault) -> Response {
     response(status, content_type, fault.body.clone().into())
 }
 
-fn response(status: StatusCode, content_type: &'static str, body: Body) -> Response {
+pub(crate) fn response(status: StatusCode, content_type: &'static str, body: Body) -> Response {
     let mut response = Response::new(body);
     *response.status_mut() = status;
     response
@@ -366,7 +450,7 @@ fn response(status: StatusCode, content_type: &'static str, body: Body) -> Respo
     response
 }
 
-fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
+pub(crate) fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
     match serde_json::to_vec(value) {
         Ok(body) => response(status, JSON, body.into()),
         Err(e) => hub_error(
@@ -379,11 +463,11 @@ fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response 
 
 /// A Hub error: `{"error": message}`, with `X-Error-Message` (and `X-Error-Code` when the
 /// Hub sends one for this case).
-fn hub_error(status: StatusCode, code: Option<&'static str>, message: &str) -> Response {
+pub(crate) fn hub_error(status: StatusCode, code: Option<&'static str>, message: &str) -> Response {
     hub_error_with_header(status, code, message, message)
 }
 
-fn hub_error_with_header(
+pub(crate) fn hub_error_with_header(
     status: StatusCode,
     code: Option<&'static str>,
     header_message: &str,
@@ -401,7 +485,7 @@ fn hub_error_with_header(
     response
 }
 
-fn bad_request(message: &str) -> Response {
+pub(crate) fn bad_request(message: &str) -> Response {
     hub_error(StatusCode::BAD_REQUEST, None, message)
 }
 
@@ -416,7 +500,7 @@ async fn list_datasets(
         Err(message) => return bad_request(&message),
     };
     let host = request_host(&headers, shared.local_addr);
-    let catalog = Arc::clone(&shared.catalog);
+    let catalog = shared.catalog();
     let page = tokio::task::spawn_blocking(move || list_page(&catalog, &request, &host)).await;
     let (body, link) = match page {
         Ok(Ok(page)) => page,
@@ -484,7 +568,7 @@ fn list_page(
 
 /// The host (and port) the client addressed, for absolute `Link` URLs; the server's own
 /// address when the `Host` header is missing or odd.
-fn request_host(headers: &HeaderMap, local: SocketAddr) -> String {
+pub(crate) fn request_host(headers: &HeaderMap, local: SocketAddr) -> String {
     headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -517,6 +601,19 @@ fn info_target(rest: &str) -> Option<(String, Option<String>)> {
 
 /// `GET /api/datasets/{ns}/{name}`, `/api/datasets/{name}` and their `/revision/{rev}`.
 async fn dataset_info(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) -> Response {
+    let catalog = shared.catalog();
+    let record = |id: &str, props: crate::render::Props| {
+        let index = catalog.find(id)?;
+        serde_json::to_value(Item {
+            catalog: &catalog,
+            index,
+            props,
+        })
+        .ok()
+    };
+    if let Some(answer) = crate::files::api_get(&shared.files, &headers, &uri, &record).await {
+        return answer;
+    }
     let rest = uri
         .path()
         .strip_prefix("/api/datasets/")
@@ -528,7 +625,7 @@ async fn dataset_info(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri
         Ok(props) => props,
         Err(message) => return bad_request(&message),
     };
-    let Some(index) = shared.catalog.find(&id) else {
+    let Some(index) = catalog.find(&id) else {
         return if headers.contains_key(header::AUTHORIZATION) {
             hub_error(
                 StatusCode::NOT_FOUND,
@@ -545,7 +642,7 @@ async fn dataset_info(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri
         };
     };
     if let Some(revision) = revision {
-        let sha = hex(&shared.catalog.record(index).sha);
+        let sha = hex(&catalog.record(index).sha);
         let known = matches!(revision.as_str(), "main" | "HEAD" | "refs/heads/main")
             || revision.eq_ignore_ascii_case(&sha);
         if !known {
@@ -556,11 +653,21 @@ async fn dataset_info(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri
     json_response(
         StatusCode::OK,
         &Item {
-            catalog: &shared.catalog,
+            catalog: &catalog,
             index,
             props,
         },
     )
+}
+
+/// `POST /api/datasets/{ns}/{name}/paths-info/{rev}`.
+async fn paths_info(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    crate::files::paths_info(&shared.files, &headers, &uri, &body).await
 }
 
 /// `POST /_fakehub/faults`: inject a [`Fault`]; answers how many failures are pending.
@@ -586,6 +693,126 @@ async fn add_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
 /// `GET /_fakehub/requests`: the request log.
 async fn list_requests(State(shared): State<Arc<Shared>>) -> Response {
     json_response(StatusCode::OK, &shared.requests())
+}
+
+/// Applies one mutation batch off the async threads, swaps the new catalog in, then queues
+/// the webhooks. Batches run one at a time.
+async fn mutate(shared: &Arc<Shared>, batch: Mutation) -> MutationReport {
+    let mut mutator = shared.mutator.lock().await;
+    let base = shared.catalog();
+    let mut working = mutator.clone();
+    let now_ms = i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis()),
+    )
+    .unwrap_or(i64::MAX);
+    let applied = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let (next, report, changes) = working.apply(&base, batch, now_ms);
+        (next, report, changes, working, started.elapsed())
+    })
+    .await;
+    let (next, report, changes, working, took) = match applied {
+        Ok(applied) => applied,
+        Err(e) => {
+            tracing::error!("a mutation batch failed: {e}");
+            return MutationReport::default();
+        }
+    };
+    *mutator = working;
+    *shared
+        .catalog
+        .write()
+        .unwrap_or_else(PoisonError::into_inner) = Arc::new(next);
+    drop(mutator);
+    tracing::info!(
+        batch = report.batch,
+        created = report.created.len(),
+        updated = report.updated.len(),
+        deleted = report.deleted.len(),
+        moved = report.moved.len(),
+        records = report.records,
+        took_ms = took.as_millis(),
+        "catalog mutated"
+    );
+    shared
+        .webhooks
+        .send(&format!("http://{}", shared.local_addr), &changes);
+    report
+}
+
+/// Applies `batch` every `every` until the server is gone.
+async fn mutate_on_schedule(shared: Weak<Shared>, every: Duration, batch: Mutation) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        mutate(&shared, batch).await;
+    }
+}
+
+/// `POST /_fakehub/mutate?created=&updated=&deleted=&moved=`: one mutation batch; answers
+/// the [`MutationReport`].
+async fn mutate_route(State(shared): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
+    let query = raw.unwrap_or_default();
+    let batch = match Mutation::parse(&query.replace('&', ",")) {
+        Ok(batch) => batch,
+        Err(e) => {
+            return bad_request(&format!(
+                "{e}; ask e.g. POST /_fakehub/mutate?created=5&updated=10&deleted=2&moved=1"
+            ));
+        }
+    };
+    json_response(StatusCode::OK, &mutate(&shared, batch).await)
+}
+
+/// `POST /_fakehub/rate-limit`: a [`RateLimits`] as JSON; answers the limits now in force.
+async fn set_rate_limits(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let limits: RateLimits = match serde_json::from_slice(&body) {
+        Ok(limits) => limits,
+        Err(e) => {
+            return bad_request(&format!(
+                "expected rate limits such as {{\"mode\":\"enforced\",\"quota\":100,\"window_secs\":10}}, {{\"mode\":\"reported\"}} or {{\"mode\":\"off\"}}: {e}"
+            ));
+        }
+    };
+    lock(&shared.limiter).set(limits);
+    json_response(StatusCode::OK, &limits)
+}
+
+/// `POST /_fakehub/rate-limit/exhaust`: spends the current window for every client.
+async fn exhaust_rate_limit(State(shared): State<Arc<Shared>>) -> Response {
+    let mut limiter = lock(&shared.limiter);
+    limiter.exhaust(unix_seconds());
+    json_response(StatusCode::OK, &limiter.limits())
+}
+
+/// `POST /_fakehub/webhook-target`: a [`WebhookTarget`] as JSON; answers every target.
+async fn add_webhook_target(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let target: WebhookTarget = match serde_json::from_slice(&body) {
+        Ok(target) => target,
+        Err(e) => {
+            return bad_request(&format!(
+                "expected a target such as {{\"url\":\"http://127.0.0.1:8719/webhook\",\"secret\":\"s3cret\"}}: {e}"
+            ));
+        }
+    };
+    if !(target.url.starts_with("http://") || target.url.starts_with("https://")) {
+        return bad_request(&format!(
+            "`{}` is not an http:// or https:// URL",
+            target.url
+        ));
+    }
+    json_response(StatusCode::OK, &shared.webhooks.add_target(target))
+}
+
+/// `GET /_fakehub/webhooks`: every webhook sent, with the answer it got.
+async fn list_webhook_deliveries(State(shared): State<Arc<Shared>>) -> Response {
+    json_response(StatusCode::OK, &shared.webhooks.deliveries())
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {

@@ -48,19 +48,38 @@ pub(crate) fn generate(count: usize, seed: u64) -> Builder {
     let orgs = organisations(seed);
     let mut builder = Builder::with_capacity(count);
     let mut taken: HashSet<u64> = HashSet::with_capacity(count);
+    let mut claim = |key| taken.insert(key);
     let mut scratch = String::new();
     for i in 0..count {
         let record = generate_one(
             i as u64,
             seed,
             &orgs,
-            &mut taken,
+            &mut claim,
             &mut builder,
             &mut scratch,
         );
         builder.push(record);
     }
     builder
+}
+
+/// Records `first..first + count` of the synthetic catalog for `seed`, for datasets created
+/// after start-up. Ids are made unique with `claim` (true when an id's [`id_key`] was free
+/// and is now taken) instead of against the records before them; names and tags go into
+/// `builder`'s names. The records keep their generated dates: the caller sets them.
+pub(crate) fn generate_more(
+    first: u64,
+    count: usize,
+    seed: u64,
+    builder: &mut Builder,
+    mut claim: impl FnMut(u64) -> bool,
+) -> Vec<Record> {
+    let orgs = organisations(seed);
+    let mut scratch = String::new();
+    (first..first + count as u64)
+        .map(|i| generate_one(i, seed, &orgs, &mut claim, builder, &mut scratch))
+        .collect()
 }
 
 /// An organisation and the subject it mostly publishes in.
@@ -73,7 +92,7 @@ fn generate_one(
     i: u64,
     seed: u64,
     orgs: &[Org],
-    taken: &mut HashSet<u64>,
+    claim: &mut impl FnMut(u64) -> bool,
     builder: &mut Builder,
     scratch: &mut String,
 ) -> Record {
@@ -94,7 +113,7 @@ fn generate_one(
     let d = &DOMAINS[domain];
 
     let name = dataset_name(&mut rng, d);
-    let id = unique_id(&owner, &name, i, taken);
+    let id = unique_id(&owner, &name, i, claim);
     let id = DatasetId::new(id).expect("generated ids use only letters, digits, `-`, `_` and `.`");
 
     let true_created = START_MS + ((END_MS - START_MS) as f64 * unit(&mut rng).powf(0.45)) as i64;
@@ -339,21 +358,27 @@ fn dataset_name(rng: &mut ChaCha8Rng, d: &Domain) -> String {
     name
 }
 
-/// `owner/name`, made unique (ignoring case) by a numeric suffix when taken.
-fn unique_id(owner: &str, name: &str, i: u64, taken: &mut HashSet<u64>) -> String {
+/// `owner/name`, made unique (ignoring case) by a numeric suffix when taken. `claim` takes
+/// an id's [`id_key`] and says whether it was free.
+pub(crate) fn unique_id(
+    owner: &str,
+    name: &str,
+    i: u64,
+    claim: &mut impl FnMut(u64) -> bool,
+) -> String {
     let base = format!("{owner}/{name}");
-    if taken.insert(id_key(&base)) {
+    if claim(id_key(&base)) {
         return base;
     }
     for k in 2..1000 {
         let candidate = format!("{base}-{k}");
-        if taken.insert(id_key(&candidate)) {
+        if claim(id_key(&candidate)) {
             return candidate;
         }
     }
     // No natural name ends in `-r` and digits, and `i` is unique, so this is free.
     let fallback = format!("{base}-r{i}");
-    taken.insert(id_key(&fallback));
+    claim(id_key(&fallback));
     fallback
 }
 
@@ -450,7 +475,7 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// SplitMix64 of two values: independent-looking seeds for each record.
-fn mix(a: u64, b: u64) -> u64 {
+pub(crate) fn mix(a: u64, b: u64) -> u64 {
     fn splitmix(mut z: u64) -> u64 {
         z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

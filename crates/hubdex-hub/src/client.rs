@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use hubdex_core::{Dataset, DatasetId};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
-use reqwest::{StatusCode, Url};
+use reqwest::{RequestBuilder, StatusCode, Url};
 
 use crate::config::HubConfig;
 use crate::error::{ErrorContext, HubError, from_response, root_cause, snippet};
 use crate::pager::{CatalogPager, ListParams};
+use crate::ratelimit::RetryWait;
 use crate::retry::{is_retryable, server_wait, with_jitter};
 
 /// What hubdex calls itself to the Hub.
@@ -24,12 +25,20 @@ pub struct HubClient {
 
 struct Inner {
     http: reqwest::Client,
+    /// The same settings without following redirects: file probes and downloads decide
+    /// themselves which redirects to follow and where the token may go.
+    files_http: reqwest::Client,
     config: HubConfig,
     /// The endpoint parsed once, as the base of every API URL.
     base: Url,
     /// `Bearer <token>`, marked sensitive; sent only to the endpoint's own origin.
     auth: Option<HeaderValue>,
+    /// Told about every wait before a retry (see [`HubClient::with_retry_observer`]).
+    observer: Option<RetryObserver>,
 }
+
+/// A callback told about each wait before a retry.
+type RetryObserver = Arc<dyn Fn(&RetryWait) + Send + Sync>;
 
 impl fmt::Debug for HubClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -48,7 +57,7 @@ pub(crate) struct Fetched<T> {
 }
 
 /// Why one attempt failed, and whether trying again can help.
-enum Failure {
+pub(crate) enum Failure {
     /// Retrying the same URL may succeed; the server may have said how long to wait.
     Transient {
         error: HubError,
@@ -92,20 +101,54 @@ impl HubClient {
             }
             None => None,
         };
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(config.timeout)
-            .read_timeout(config.timeout)
+        let builder = || {
+            reqwest::Client::builder()
+                .default_headers(headers.clone())
+                .connect_timeout(config.timeout)
+                .read_timeout(config.timeout)
+        };
+        let http = builder()
+            .build()
+            .map_err(|source| HubError::Client { source })?;
+        let files_http = builder()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|source| HubError::Client { source })?;
         Ok(HubClient {
             inner: Arc::new(Inner {
                 http,
+                files_http,
                 config,
                 base,
                 auth,
+                observer: None,
             }),
         })
+    }
+
+    /// A client sharing this one's connections and settings that also calls `observer`
+    /// before each wait between retries (a 429 waited out, a 502 retried), so a long walk can
+    /// show why it is not progressing. The observer runs on the request's task: keep it quick.
+    pub fn with_retry_observer(
+        &self,
+        observer: impl Fn(&RetryWait) + Send + Sync + 'static,
+    ) -> HubClient {
+        HubClient {
+            inner: Arc::new(Inner {
+                http: self.inner.http.clone(),
+                files_http: self.inner.files_http.clone(),
+                config: self.inner.config.clone(),
+                base: self.inner.base.clone(),
+                auth: self.inner.auth.clone(),
+                observer: Some(Arc::new(observer)),
+            }),
+        }
+    }
+
+    /// True when requests carry a token, which raises the Hub's rate limit above the
+    /// anonymous quota.
+    pub fn has_token(&self) -> bool {
+        self.inner.auth.is_some()
     }
 
     /// The Hub's base URL, e.g. `https://huggingface.co`.
@@ -146,7 +189,7 @@ impl HubClient {
     }
 
     /// `{endpoint}/api/{segments…}`, keeping any path prefix of a mirror's endpoint.
-    fn api_url(&self, segments: &[&str]) -> Url {
+    pub(crate) fn api_url(&self, segments: &[&str]) -> Url {
         let mut url = self.inner.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().push("api").extend(segments);
@@ -168,22 +211,40 @@ impl HubClient {
         T: Send + 'static,
         P: Fn(&[u8]) -> Result<T, String> + Clone + Send + 'static,
     {
+        self.retrying(url, || self.attempt(url, id, expected, parse.clone()))
+            .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the policy's retries are spent,
+    /// waiting between tries as the server asked or per the backoff.
+    pub(crate) async fn retrying<T, F, Fut>(&self, url: &Url, mut attempt: F) -> Result<T, HubError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
         let policy = self.inner.config.retry;
         let mut retry = 0;
         loop {
-            let failure = match self.attempt(url, id, expected, parse.clone()).await {
-                Ok(fetched) => return Ok(fetched),
-                Err(failure) => failure,
-            };
-            let (error, wait) = match failure {
-                Failure::Fatal(error) => return Err(error),
-                Failure::Transient { error, wait } => (error, wait),
+            let (error, wait) = match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(Failure::Fatal(error)) => return Err(error),
+                Err(Failure::Transient { error, wait }) => (error, wait),
             };
             if retry >= policy.max_retries {
                 return Err(error);
             }
             let delay = with_jitter(wait.unwrap_or_else(|| policy.backoff(retry)));
             retry += 1;
+            if let Some(observer) = &self.inner.observer {
+                observer(&RetryWait {
+                    url: url.to_string(),
+                    retry,
+                    max_retries: policy.max_retries,
+                    wait: delay,
+                    rate_limited: matches!(error, HubError::RateLimited { .. }),
+                    reason: error.to_string(),
+                });
+            }
             tracing::warn!(
                 url = %url,
                 retry,
@@ -208,13 +269,8 @@ impl HubClient {
         T: Send + 'static,
         P: FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
     {
-        let mut request = self.inner.http.get(url.clone());
-        if let Some(auth) = &self.inner.auth
-            && url.origin() == self.inner.base.origin()
-        {
-            request = request.header(AUTHORIZATION, auth.clone());
-        }
-        let response = request
+        let response = self
+            .authorize(self.inner.http.get(url.clone()), url)
             .send()
             .await
             .map_err(|e| self.network_failure(url, e))?;
@@ -257,9 +313,30 @@ impl HubClient {
         }
     }
 
+    /// Adds the token when `url` is on the endpoint's own origin (scheme, host and port);
+    /// anywhere else, a CDN or a mirror's `Link`, requests go out anonymously.
+    pub(crate) fn authorize(&self, request: RequestBuilder, url: &Url) -> RequestBuilder {
+        match &self.inner.auth {
+            Some(auth) if url.origin() == self.inner.base.origin() => {
+                request.header(AUTHORIZATION, auth.clone())
+            }
+            _ => request,
+        }
+    }
+
+    /// The client for file probes and downloads, which follows no redirect by itself.
+    pub(crate) fn files_http(&self) -> &reqwest::Client {
+        &self.inner.files_http
+    }
+
+    /// The endpoint as a URL.
+    pub(crate) fn base(&self) -> &Url {
+        &self.inner.base
+    }
+
     /// Types a reqwest error: connect and timeout failures mean the Hub is unreachable, other
     /// I/O failures a broken connection; both are worth retrying.
-    fn network_failure(&self, url: &Url, error: reqwest::Error) -> Failure {
+    pub(crate) fn network_failure(&self, url: &Url, error: reqwest::Error) -> Failure {
         if error.is_builder() || error.is_redirect() {
             return Failure::Fatal(HubError::InvalidUrl {
                 url: url.to_string(),

@@ -49,10 +49,19 @@ pub enum HubError {
         request_id: Option<String>,
     },
     /// The file or folder does not exist at that revision.
-    #[error("{message}{}; check the path and the revision", request_suffix(.request_id))]
+    #[error(
+        "{}{message}{}; check the path and the revision",
+        path_prefix(.path),
+        request_suffix(.request_id)
+    )]
     EntryNotFound {
         /// The Hub's explanation.
         message: String,
+        /// The file or folder asked for, when the request named one.
+        path: Option<String>,
+        /// The commit the revision resolved to (`X-Repo-Commit`), when the Hub sent it: a
+        /// cache can record the file as absent at that commit.
+        commit: Option<String>,
         /// The Hub's `X-Request-Id`.
         request_id: Option<String>,
     },
@@ -155,6 +164,42 @@ pub enum HubError {
         /// What was wrong, with the start of the body.
         reason: String,
     },
+    /// A file probe whose answer lacks what every Hub file answer carries (`X-Repo-Commit`,
+    /// an ETag, the size), so the file cannot be cached or verified.
+    #[error(
+        "the answer for {url} has no {header} header, so the file cannot be downloaded and verified; check that HF_ENDPOINT points at a Hugging Face Hub (a proxy in between may strip headers)"
+    )]
+    NotAHubFile {
+        /// The URL probed.
+        url: String,
+        /// The header that was missing.
+        header: &'static str,
+    },
+    /// A download asked to start at or past the end of the file (416).
+    #[error(
+        "cannot download {url} from byte {start}: the file {}; if the partial file is that long, it is complete: verify it, else start again from 0",
+        size.map_or_else(|| "is shorter".to_string(), |s| format!("has {s} bytes"))
+    )]
+    RangeNotSatisfiable {
+        /// The URL fetched.
+        url: String,
+        /// The byte asked to start from.
+        start: u64,
+        /// The file's size, from `Content-Range: bytes */size`.
+        size: Option<u64>,
+    },
+    /// A file body ended before, or ran past, the length the server announced.
+    #[error(
+        "the body of {url} had {received} bytes where {expected} were announced (consistency check failed); resume from what arrived, or download it again"
+    )]
+    BodySize {
+        /// The URL fetched.
+        url: String,
+        /// The length announced.
+        expected: u64,
+        /// The bytes that arrived (when too many, counted up to the first chunk past the end).
+        received: u64,
+    },
     /// The endpoint or a saved page URL is not a valid URL.
     #[error(
         "`{url}` is not a valid Hub URL: {reason}; set HF_ENDPOINT to a URL such as https://huggingface.co, or start the catalog walk again"
@@ -235,6 +280,8 @@ pub(crate) fn from_response(
         (Some("EntryNotFound"), _) => {
             return HubError::EntryNotFound {
                 message,
+                path: None,
+                commit: header("x-repo-commit"),
                 request_id,
             };
         }
@@ -310,6 +357,13 @@ fn request_suffix(request_id: &Option<String>) -> String {
     request_id
         .as_deref()
         .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
+}
+
+/// `` `path` was not found: `` when the request named a path.
+fn path_prefix(path: &Option<String>) -> String {
+    path.as_deref()
+        .map(|p| format!("`{p}` was not found: "))
         .unwrap_or_default()
 }
 

@@ -5,11 +5,17 @@
 //! honoured on 429, errors typed from `X-Error-Code`. [`CatalogPager`] walks
 //! `GET /api/datasets` page by page by following the `Link: rel="next"` URL verbatim, so a
 //! walk can be saved and resumed, and one record the client cannot read never fails a sync.
+//! For a dataset's files it resolves revisions ([`HubClient::revision_info`]), lists trees and
+//! commits following their `Link` pages, probes a file with `HEAD` as `huggingface_hub` does
+//! ([`HubClient::file_metadata`]) and streams ranged downloads ([`HubClient::download`]).
 //!
 //! Decisions worth knowing:
 //! * the token is sent only to the endpoint's own origin (scheme, host, port): a `Link` or a
 //!   resumed URL pointing elsewhere is fetched anonymously, and reqwest drops it on
 //!   cross-host redirects;
+//! * file probes and downloads follow no redirect blindly: the probe follows only relative
+//!   ones (renamed repos) and reports an absolute one (the LFS CDN) as the download URL; a
+//!   download follows redirects itself, sending the token to none but the endpoint's origin;
 //! * [`HubConfig::timeout`] bounds connecting and each wait for data (headers or the next
 //!   body chunk), not the whole transfer, so a large page that keeps arriving is never cut;
 //! * a `200` whose body is not the expected JSON is retried like a `502`, because the real
@@ -32,11 +38,19 @@
 mod client;
 mod config;
 mod error;
+mod files;
 mod link;
 mod pager;
+mod ratelimit;
 mod retry;
 
+/// The chunk type of [`ByteStream`], re-exported so callers need not depend on `bytes`.
+pub use bytes::Bytes;
 pub use client::HubClient;
 pub use config::{HubConfig, RetryPolicy};
 pub use error::HubError;
+pub use files::{
+    ByteStream, Commit, Download, EntryKind, FileMetadata, LfsInfo, RevisionInfo, TreeEntry,
+};
 pub use pager::{CatalogPage, CatalogPager, ListParams};
+pub use ratelimit::{RateLimit, RetryWait};

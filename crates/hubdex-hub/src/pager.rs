@@ -7,6 +7,7 @@ use reqwest::header::LINK;
 use crate::client::HubClient;
 use crate::error::{HubError, snippet};
 use crate::link::next_link;
+use crate::ratelimit::RateLimit;
 
 /// Parameters of `GET /api/datasets`; each maps to the query parameter of the same name.
 #[derive(Debug, Default, Clone)]
@@ -71,6 +72,9 @@ pub struct CatalogPage {
     pub skipped: usize,
     /// The URL this page was fetched from.
     pub url: String,
+    /// The Hub's rate-limit state after this page, from its `RateLimit` headers; a walk
+    /// paces itself by it.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// A walk over the catalog listing, one page per [`CatalogPager::next_page`] call.
@@ -121,11 +125,13 @@ impl CatalogPager {
             .find_map(next_link)
             .map(|target| resolve(&url, target))
             .transpose()?;
+        let rate_limit = RateLimit::from_headers(&fetched.headers);
         let (records, skipped) = fetched.value;
         let page = CatalogPage {
             records,
             skipped,
             url: url.to_string(),
+            rate_limit,
         };
         self.next = next;
         Ok(Some(page))

@@ -20,7 +20,7 @@ async fn fake_hub() -> RunningFakeHub {
         SEED,
         FakeHubOptions {
             page_size: PAGE_SIZE,
-            log_requests: false,
+            ..FakeHubOptions::default()
         },
     )
     .spawn("127.0.0.1:0".parse().expect("a socket address"))

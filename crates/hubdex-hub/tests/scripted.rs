@@ -274,3 +274,54 @@ fn a_malformed_endpoint_is_refused_with_advice() {
         assert!(err.to_string().contains("HF_ENDPOINT"));
     }
 }
+
+#[tokio::test]
+async fn pages_expose_the_rate_limit_and_observers_see_each_wait() {
+    let hub = Scripted::start(vec![
+        response(
+            "429 Too Many Requests",
+            &[
+                "RateLimit: \"api\";r=0;t=0".into(),
+                "RateLimit-Policy: \"fixed window\";\"api\";q=500;w=300".into(),
+                "Retry-After: 0".into(),
+            ],
+            r#"{"error":"slow down"}"#,
+        ),
+        response(
+            "200 OK",
+            &[
+                "RateLimit: \"api\";r=499;t=250".into(),
+                "RateLimit-Policy: \"fixed window\";\"api\";q=500;w=300".into(),
+            ],
+            r#"[{"id":"acme/one"}]"#,
+        ),
+    ])
+    .await;
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let seen = waits.clone();
+    let observed = client(&hub.url, None).with_retry_observer(move |wait| {
+        seen.lock().expect("the wait log").push(wait.clone());
+    });
+    assert!(!observed.has_token());
+    let page = observed
+        .list_datasets(&ListParams::default())
+        .next_page()
+        .await
+        .unwrap()
+        .unwrap();
+    let limit = page.rate_limit.expect("the page's rate limit");
+    assert_eq!(limit.remaining, 499);
+    assert_eq!(limit.reset, Duration::from_secs(250));
+    assert_eq!(limit.quota, Some(500));
+    assert_eq!(limit.window, Some(Duration::from_secs(300)));
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert!(waits[0].rate_limited);
+    assert_eq!((waits[0].retry, waits[0].max_retries), (1, 3));
+    assert!(
+        waits[0].wait >= Duration::from_secs(1),
+        "r=0;t=0 waits t + 1 s"
+    );
+    assert!(waits[0].url.contains("/api/datasets"));
+    assert!(client(&hub.url, Some("hf_x")).has_token());
+}

@@ -11,71 +11,31 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use hubdex_core::{Dataset, Query, SortKey};
+use chrono::Utc;
+use hubdex_core::{Dataset, Facets, Query, Sort};
 use serde::{Deserialize, Serialize};
-use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
-use tantivy::collector::{Count, SortKeyComputer, TopDocs};
-use tantivy::columnar::{ColumnValues, StrColumn};
+use tantivy::collector::TopDocs;
+use tantivy::columnar::StrColumn;
 use tantivy::directory::error::LockError;
-use tantivy::fastfield::FastValue;
-use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, Query as TantivyQuery,
-    TermQuery,
-};
-use tantivy::schema::{
-    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-};
-use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
-};
+use tantivy::schema::Schema;
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, Searcher,
-    SegmentReader, TantivyDocument, TantivyError, Term,
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyError, Term,
 };
 
 use crate::StoreError;
+use crate::analysis::{ANALYZER, index_analyzer};
+use crate::schema::{Fields, build_schema, document};
+use crate::search::{Planner, raw_term};
 
 /// Bumped whenever the schema or the analyzer changes, so an old index is rebuilt on open.
-const FORMAT: u32 = 1;
-/// The analyzer of the `text` field, registered on every open (tantivy does not persist it).
-const TOKENIZER: &str = "hubdex";
+/// 2: ranking fields, CJK bigrams, stemming, keyword and size fields.
+const FORMAT: u32 = 2;
 /// Most hits one search returns.
 const MAX_LIMIT: usize = 1000;
-/// How many completions of the last typed token join the query, most frequent first.
-const MAX_EXPANSIONS: usize = 32;
-/// How many terms per segment are looked at when completing the last typed token.
-const MAX_PREFIX_SCAN: usize = 20_000;
-/// The score of a completion of the last token: below the BM25 of a whole-token match, and
-/// the same for every completion, so while typing, popularity orders what a prefix finds
-/// (a rare completion's high IDF would otherwise put obscure records first).
-const COMPLETION_SCORE: Score = 0.5;
-/// Added when the query is a record's whole id (`rajpurkar/squad`) or name (`squad`). Far
-/// above any BM25 score, so such records come first, ordered among themselves by popularity.
-const EXACT_BOOST: Score = 1000.0;
 /// tantivy's smallest per-thread writer arena.
 const MIN_WRITER_BYTES: usize = 15_000_000;
 /// Keep the arena well inside tantivy's u32 limit.
 const MAX_WRITER_BYTES: usize = 3_000_000_000;
-
-/// The fields of the index.
-struct Fields {
-    /// The id as written: exact lookup, delete, and mapping hits back to records.
-    id: Field,
-    /// The id lowercased, for case-insensitive lookup and the exact-match boost.
-    id_lower: Field,
-    /// The name part of a namespaced id lowercased, for the exact-match boost. Absent for a
-    /// canonical id (its name is its id), so no record gets the boost twice.
-    name_lower: Field,
-    /// The owner lowercased, for `author:`.
-    author: Field,
-    /// Everything free text searches: id parts, pretty name, author, description, tags.
-    text: Field,
-    downloads: Field,
-    likes: Field,
-    last_modified: Field,
-    created_at: Field,
-    trending: Field,
-}
 
 /// The commit payload: which store generation an index commit reflects.
 #[derive(Serialize, Deserialize)]
@@ -98,40 +58,7 @@ pub(crate) struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
-    analyzer: TextAnalyzer,
     indexed_generation: AtomicU64,
-}
-
-fn build_schema() -> (Schema, Fields) {
-    let mut builder = Schema::builder();
-    let text_options = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(TOKENIZER)
-            .set_index_option(IndexRecordOption::WithFreqs),
-    );
-    let fields = Fields {
-        id: builder.add_text_field("id", STRING | STORED | FAST),
-        id_lower: builder.add_text_field("id_lower", STRING),
-        name_lower: builder.add_text_field("name_lower", STRING),
-        author: builder.add_text_field("author", STRING | FAST),
-        text: builder.add_text_field("text", text_options),
-        downloads: builder.add_u64_field("downloads", FAST),
-        likes: builder.add_u64_field("likes", FAST),
-        last_modified: builder.add_i64_field("last_modified", FAST),
-        created_at: builder.add_i64_field("created_at", FAST),
-        trending: builder.add_f64_field("trending", FAST),
-    };
-    (builder.build(), fields)
-}
-
-/// Words split on anything that is not a letter or digit (so `squad_v2` is `squad`, `v2`),
-/// lowercased and folded to ASCII where possible; tokens over 40 bytes are dropped.
-fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(40))
-        .filter(LowerCaser)
-        .filter(AsciiFoldingFilter)
-        .build()
 }
 
 impl SearchIndex {
@@ -181,7 +108,6 @@ impl SearchIndex {
             reader,
             writer: Mutex::new(writer),
             fields,
-            analyzer: analyzer(),
             indexed_generation: AtomicU64::new(generation),
         };
         Ok((search_index, opened))
@@ -212,7 +138,7 @@ impl SearchIndex {
             }
             for record in upserts {
                 writer.delete_term(Term::from_field_text(self.fields.id, record.id.as_str()));
-                writer.add_document(self.document(record))?;
+                writer.add_document(document(&self.fields, record))?;
             }
             self.commit(writer, generation)
         })();
@@ -235,7 +161,7 @@ impl SearchIndex {
             let mut indexed = 0;
             for record in records {
                 writer
-                    .add_document(self.document(&record?))
+                    .add_document(document(&self.fields, &record?))
                     .map_err(|e| self.error(e))?;
                 indexed += 1;
             }
@@ -252,13 +178,27 @@ impl SearchIndex {
     pub(crate) fn search(
         &self,
         query: &Query,
-        sort: SortKey,
+        sort: Sort,
         limit: usize,
         offset: usize,
     ) -> Result<(u64, Vec<String>), StoreError> {
         let searcher = self.reader.searcher();
-        self.search_in(&searcher, query, sort, limit.min(MAX_LIMIT), offset)
-            .map_err(|e| self.error(e))
+        let found = (|| {
+            let mut planner = Planner::new(&searcher, &self.fields, Utc::now());
+            let (total, addresses) = planner.search(query, sort, limit.min(MAX_LIMIT), offset)?;
+            Ok((total, ids_of(&searcher, &addresses)?))
+        })();
+        found.map_err(|e| self.error(e))
+    }
+
+    /// Facet counts among the matches of `query`.
+    pub(crate) fn facets(&self, query: &Query, limit: usize) -> Result<Facets, StoreError> {
+        let searcher = self.reader.searcher();
+        let found = (|| {
+            let matching = Planner::new(&searcher, &self.fields, Utc::now()).matching(query)?;
+            crate::facets::count(&searcher, &*matching, limit)
+        })();
+        found.map_err(|e| self.error(e))
     }
 
     /// The id of the record whose id equals `id` ignoring case.
@@ -272,174 +212,6 @@ impl SearchIndex {
         })();
         let ids = found.map_err(|e| self.error(e))?;
         Ok(ids.into_iter().next())
-    }
-
-    fn search_in(
-        &self,
-        searcher: &Searcher,
-        query: &Query,
-        sort: SortKey,
-        limit: usize,
-        offset: usize,
-    ) -> tantivy::Result<(u64, Vec<String>)> {
-        let (tantivy_query, has_text) = self.build_query(searcher, query)?;
-        let query = &*tantivy_query;
-        // No page past the last document can hold a hit; this also bounds the collector.
-        if limit == 0 || offset >= searcher.num_docs() as usize {
-            let total = searcher.search(query, &Count)?;
-            return Ok((total as u64, Vec::new()));
-        }
-        let top = TopDocs::with_limit(limit).and_offset(offset);
-        let (total, addresses) = match sort {
-            SortKey::Relevance if has_text => {
-                let (total, hits) =
-                    searcher.search(query, &(Count, top.tweak_score(popularity)))?;
-                (total, hits.into_iter().map(|(_, a)| a).collect())
-            }
-            SortKey::Relevance | SortKey::Downloads => {
-                sorted(searcher, query, top, by::<u64>("downloads"))?
-            }
-            SortKey::Likes => sorted(searcher, query, top, by::<u64>("likes"))?,
-            SortKey::LastModified => sorted(searcher, query, top, by::<i64>("last_modified"))?,
-            SortKey::CreatedAt => sorted(searcher, query, top, by::<i64>("created_at"))?,
-            SortKey::TrendingScore => sorted(searcher, query, top, by::<f64>("trending"))?,
-        };
-        Ok((total as u64, ids_of(searcher, &addresses)?))
-    }
-
-    /// Free-text words ANDed on `text` (the last token also as a prefix), `author:` as a
-    /// filter, and a boost for a record whose id or name is the whole query. Returns the query
-    /// and whether it has free text (which decides what Relevance means).
-    fn build_query(
-        &self,
-        searcher: &Searcher,
-        query: &Query,
-    ) -> tantivy::Result<(Box<dyn TantivyQuery>, bool)> {
-        let fields = &self.fields;
-        let mut analyzer = self.analyzer.clone();
-        let mut tokens = Vec::new();
-        for word in &query.words {
-            analyzer
-                .token_stream(word)
-                .process(&mut |token| tokens.push(token.text.clone()));
-        }
-        let mut clauses: Vec<(Occur, Box<dyn TantivyQuery>)> = Vec::new();
-        if let Some((last, rest)) = tokens.split_last() {
-            for token in rest {
-                clauses.push((Occur::Must, text_term(fields.text, token)));
-            }
-            clauses.push((Occur::Must, self.prefix_query(searcher, last)?));
-            let typed = query.words.join(" ").to_lowercase();
-            for field in [fields.id_lower, fields.name_lower] {
-                let boosted = ConstScoreQuery::new(raw_term(field, &typed), EXACT_BOOST);
-                clauses.push((Occur::Should, Box::new(boosted)));
-            }
-        }
-        if !query.authors.is_empty() {
-            let authors = query
-                .authors
-                .iter()
-                .map(|author| raw_term(fields.author, &author.to_lowercase()))
-                .collect();
-            let filter = ConstScoreQuery::new(Box::new(BooleanQuery::union(authors)), 0.0);
-            clauses.push((Occur::Must, Box::new(filter)));
-        }
-        if clauses.is_empty() {
-            return Ok((Box::new(AllQuery), false));
-        }
-        Ok((Box::new(BooleanQuery::new(clauses)), !tokens.is_empty()))
-    }
-
-    /// The token as typed, or any of its most frequent completions in the term dictionary
-    /// (so `squ` finds `squad` while the user is still typing). A document scores by its
-    /// best alternative, so one holding many completions does not outrank one holding the
-    /// most likely one.
-    fn prefix_query(
-        &self,
-        searcher: &Searcher,
-        token: &str,
-    ) -> tantivy::Result<Box<dyn TantivyQuery>> {
-        let prefix = token.as_bytes();
-        let mut doc_freqs: HashMap<Vec<u8>, u64> = HashMap::new();
-        for segment in searcher.segment_readers() {
-            let inverted = segment.inverted_index(self.fields.text)?;
-            let mut terms = inverted.terms().range().ge(prefix).into_stream()?;
-            let mut scanned = 0;
-            while scanned < MAX_PREFIX_SCAN && terms.advance() {
-                let key = terms.key();
-                if !key.starts_with(prefix) {
-                    break;
-                }
-                if key != prefix {
-                    *doc_freqs.entry(key.to_vec()).or_default() +=
-                        u64::from(terms.value().doc_freq);
-                }
-                scanned += 1;
-            }
-        }
-        let mut completions: Vec<(String, u64)> = doc_freqs
-            .into_iter()
-            .filter_map(|(key, freq)| String::from_utf8(key).ok().map(|term| (term, freq)))
-            .collect();
-        completions.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        completions.truncate(MAX_EXPANSIONS);
-        let mut alternatives = vec![text_term(self.fields.text, token)];
-        for (term, _) in completions {
-            let completion =
-                ConstScoreQuery::new(text_term(self.fields.text, &term), COMPLETION_SCORE);
-            alternatives.push(Box::new(completion));
-        }
-        Ok(Box::new(DisjunctionMaxQuery::new(alternatives)))
-    }
-
-    fn document(&self, record: &Dataset) -> TantivyDocument {
-        let fields = &self.fields;
-        let mut doc = TantivyDocument::default();
-        let id = record.id.as_str();
-        let name = record.id.name();
-        doc.add_text(fields.id, id);
-        doc.add_text(fields.id_lower, id.to_lowercase());
-        if record.id.namespace().is_some() {
-            doc.add_text(fields.name_lower, name.to_lowercase());
-        }
-        if let Some(owner) = record.owner() {
-            doc.add_text(fields.author, owner.to_lowercase());
-        }
-        doc.add_text(fields.text, id);
-        // `squad_v2` is also findable as `squadv2`.
-        let joined: String = name.chars().filter(|c| c.is_alphanumeric()).collect();
-        if joined.len() != name.len() {
-            doc.add_text(fields.text, joined);
-        }
-        if let Some(author) = record.author.as_deref()
-            && record.id.namespace() != Some(author)
-        {
-            doc.add_text(fields.text, author);
-        }
-        if let Some(pretty_name) = record.pretty_name() {
-            doc.add_text(fields.text, pretty_name);
-        }
-        if let Some(description) = record.description.as_deref() {
-            doc.add_text(fields.text, description);
-        }
-        for tag in &record.tags {
-            match tag.split_once(':') {
-                // Every dataset is hosted in `region:us`; it says nothing.
-                Some(("region", _)) => {}
-                Some((_, value)) => doc.add_text(fields.text, value),
-                None => doc.add_text(fields.text, tag),
-            }
-        }
-        doc.add_u64(fields.downloads, record.downloads);
-        doc.add_u64(fields.likes, record.likes);
-        if let Some(time) = record.last_modified {
-            doc.add_i64(fields.last_modified, time.timestamp());
-        }
-        if let Some(time) = record.created_at {
-            doc.add_i64(fields.created_at, time.timestamp());
-        }
-        doc.add_f64(fields.trending, record.trending_score);
-        doc
     }
 
     fn commit(&self, writer: &mut IndexWriter, generation: u64) -> tantivy::Result<()> {
@@ -488,7 +260,7 @@ fn locked(dir: &Path) -> StoreError {
 /// The analyzer registered, the single writer and a reader that reloads only when told to
 /// (after each commit, so a batch is searchable as soon as it is written).
 fn start(index: &Index, writer_memory_bytes: usize) -> tantivy::Result<(IndexWriter, IndexReader)> {
-    index.tokenizers().register(TOKENIZER, analyzer());
+    index.tokenizers().register(ANALYZER, index_analyzer());
     // One indexing thread: batches are small and the machine is shared with the daemon.
     let writer = index.writer_with_num_threads(1, writer_memory_bytes)?;
     let reader = index
@@ -540,55 +312,6 @@ fn create(
     Index::create_in_dir(dir, schema)
         .and_then(|index| start(&index, writer_memory_bytes))
         .map_err(|cause| index_error(dir, cause))
-}
-
-fn text_term(field: Field, text: &str) -> Box<dyn TantivyQuery> {
-    Box::new(TermQuery::new(
-        Term::from_field_text(field, text),
-        IndexRecordOption::WithFreqs,
-    ))
-}
-
-fn raw_term(field: Field, text: &str) -> Box<dyn TantivyQuery> {
-    Box::new(TermQuery::new(
-        Term::from_field_text(field, text),
-        IndexRecordOption::Basic,
-    ))
-}
-
-/// BM25 times a popularity prior, so a popular dataset wins among similar matches.
-fn popularity(segment: &SegmentReader) -> impl Fn(DocId, Score) -> Score + use<> {
-    let downloads = segment
-        .fast_fields()
-        .u64("downloads")
-        .ok()
-        .map(|column| column.first_or_default_col(0));
-    move |doc, score| {
-        let downloads = downloads.as_ref().map_or(0, |column| column.get_val(doc));
-        score * (1.0 + (downloads as Score).ln_1p())
-    }
-}
-
-/// Descending by a fast field, ties by id so pages are stable.
-fn by<T: FastValue>(field: &str) -> ((SortByStaticFastValue<T>, Order), (SortByString, Order)) {
-    (
-        (SortByStaticFastValue::for_field(field), Order::Desc),
-        (SortByString::for_field("id"), Order::Asc),
-    )
-}
-
-fn sorted<C>(
-    searcher: &Searcher,
-    query: &dyn TantivyQuery,
-    top: TopDocs,
-    sort_key: C,
-) -> tantivy::Result<(usize, Vec<DocAddress>)>
-where
-    C: SortKeyComputer + Send + 'static,
-    C::SortKey: 'static + Clone + Send + Sync + std::fmt::Debug,
-{
-    let (total, hits) = searcher.search(query, &(Count, top.order_by(sort_key)))?;
-    Ok((total, hits.into_iter().map(|(_, a)| a).collect()))
 }
 
 /// The ids of these documents, read from the `id` fast field.

@@ -11,19 +11,25 @@
 //!
 //! # fn main() -> Result<(), hubdex_store::StoreError> {
 //! let catalog = Catalog::open(std::path::Path::new("/tmp/hubdex-data"), CatalogOptions::default())?;
-//! let results = catalog.search(&Query::parse("squad author:rajpurkar"), SortKey::Relevance, 20, 0)?;
-//! println!("{} matches", results.total);
+//! let query = Query::parse("squad author:rajpurkar");
+//! let results = catalog.search(&query, SortKey::Relevance, 20, 0)?;
+//! let facets = catalog.facets(&query, 10)?;
+//! println!("{} matches, {} languages", results.total, facets.language.len());
 //! # Ok(())
 //! # }
 //! ```
 
+mod analysis;
 mod error;
+mod facets;
 mod index;
 mod records;
+mod schema;
+mod search;
 
 use std::path::Path;
 
-use hubdex_core::{Dataset, DatasetId, Query, SortKey};
+use hubdex_core::{Dataset, DatasetId, Facets, Query, Sort};
 use tantivy::IndexWriter;
 
 pub use error::StoreError;
@@ -151,15 +157,23 @@ impl Catalog {
         }
     }
 
-    /// One page of the records matching `query`, in `sort` order (always descending; ties by
-    /// id). `limit` is capped at 1000; `total` counts every match.
+    /// One page of the records matching `query`, best first or in `sort` order (ties by
+    /// id); a `sort:` written in the query wins over `sort`. `limit` is capped at 1000;
+    /// `total` counts every match. A [`hubdex_core::SortKey`] is accepted as its descending
+    /// [`Sort`].
+    ///
+    /// Relevance ranks by BM25 over the text with ids and pretty names weighing most, tags
+    /// next and descriptions least, times a popularity prior; a record whose id, name or
+    /// pretty name is the whole free text comes first. With few matches, misspellings and
+    /// partial matches are allowed; without free text, relevance means most downloaded.
     pub fn search(
         &self,
         query: &Query,
-        sort: SortKey,
+        sort: impl Into<Sort>,
         limit: usize,
         offset: usize,
     ) -> Result<SearchResults, StoreError> {
+        let sort = query.sort.unwrap_or_else(|| sort.into());
         let (total, ids) = self.index.search(query, sort, limit, offset)?;
         let mut hits = Vec::with_capacity(ids.len());
         for id in ids {
@@ -169,6 +183,15 @@ impl Catalog {
             }
         }
         Ok(SearchResults { total, hits })
+    }
+
+    /// How the records matching `query` (strictly, as typed) spread over tasks, languages,
+    /// licences, modalities and size buckets: the `limit_per_facet` most frequent values of
+    /// each, with exact counts. A separate call from [`Catalog::search`] so a UI can ask for
+    /// it only when it shows it; it reads fast fields only and costs about one counting pass
+    /// over the matches.
+    pub fn facets(&self, query: &Query, limit_per_facet: usize) -> Result<Facets, StoreError> {
+        self.index.facets(query, limit_per_facet)
     }
 
     /// How many records the catalog holds (cheap).
@@ -268,6 +291,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hubdex_core::SortKey;
     use tempfile::TempDir;
 
     fn options() -> CatalogOptions {

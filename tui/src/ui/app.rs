@@ -244,9 +244,10 @@ impl App {
             id: self.latest_request,
             request: SearchRequest {
                 query: self.query.trim().to_string(),
-                sort: Some(self.sort),
+                sort: Some(self.sort.into()),
                 limit: PAGE,
                 offset: 0,
+                facets: false,
             },
         })
     }
@@ -542,6 +543,7 @@ mod tests {
     use super::*;
     use crate::ui::testdata;
     use crossterm::event::KeyModifiers;
+    use hubdex_core::Sort;
 
     fn key(code: KeyCode) -> Action {
         Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -572,6 +574,7 @@ mod tests {
             total: hits.len() as u64 * 10,
             took_ms: 1.5,
             hits,
+            facets: None,
         }
     }
 
@@ -597,7 +600,7 @@ mod tests {
         let effects = app.start();
         let job = &jobs(&effects)[0];
         assert_eq!(job.request.query, "");
-        assert_eq!(job.request.sort, Some(SortKey::Relevance));
+        assert_eq!(job.request.sort, Some(SortKey::Relevance.into()));
         assert!(effects.contains(&Effect::LoadStatus));
     }
 
@@ -875,7 +878,7 @@ mod tests {
             let effects = update(&mut app, ctrl('s'));
             seen.push(jobs(&effects)[0].request.sort);
         }
-        let want: Vec<Option<SortKey>> = [
+        let want: Vec<Option<Sort>> = [
             SortKey::Downloads,
             SortKey::Likes,
             SortKey::LastModified,
@@ -884,7 +887,7 @@ mod tests {
             SortKey::Relevance,
         ]
         .into_iter()
-        .map(Some)
+        .map(|key| Some(key.into()))
         .collect();
         assert_eq!(seen, want);
     }
@@ -953,6 +956,7 @@ mod tests {
             pages: 3,
             records: 2500,
             error: None,
+            ..SyncReport::default()
         };
         let effects = update(&mut app, Action::SyncFinished(report));
         assert_eq!(

@@ -244,9 +244,10 @@ mod tests {
             id,
             request: SearchRequest {
                 query: query.into(),
-                sort: Some(SortKey::Relevance),
+                sort: Some(SortKey::Relevance.into()),
                 limit: 20,
                 offset: 0,
+                facets: false,
             },
         })
     }

@@ -32,10 +32,12 @@ pub fn status() -> Status {
             pages: 49,
             records: 48_997,
             error: None,
+            ..SyncReport::default()
         }),
         last_success: Some(finished),
         offline: None,
         next_sync: Some(finished + chrono::Duration::hours(1)),
         http: Some("127.0.0.1:8719".into()),
+        catalog_sync: Default::default(),
     }
 }

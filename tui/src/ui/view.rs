@@ -543,6 +543,7 @@ mod tests {
                             total: 48_997,
                             took_ms: 2.4,
                             hits: testdata::hits(),
+                            facets: None,
                         }),
                     },
                 );
@@ -627,6 +628,7 @@ mod tests {
             started_at: testdata::now(),
             pages: 12,
             records: 12_000,
+            ..SyncProgress::default()
         });
         update(&mut app, Action::StatusLoaded(status));
         let screen = text(&draw(&app));

@@ -170,7 +170,7 @@ async fn unknown_routes_and_methods_get_json_errors() {
     let hub = synthetic_hub(5, 1, 1000).await;
     for path in [
         "/api/models",
-        "/api/datasets/a/b/tree/main",
+        "/api/datasets/a/b/discussions",
         "/",
         "/api/datasets/a/b/",
     ] {

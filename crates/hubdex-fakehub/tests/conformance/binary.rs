@@ -1,6 +1,6 @@
 //! The `hubdex-fakehub` binary as test harnesses run it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -113,4 +113,46 @@ fn the_binary_needs_a_catalog_or_a_synthetic_size() {
         stderr.contains("--catalog") && stderr.contains("--synthetic"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn the_binary_serves_a_repos_folder_without_a_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let port_file = dir.path().join("port");
+    let repos = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repos");
+    let child = Command::new(BINARY)
+        .arg("--repos")
+        .arg(&repos)
+        .args(["--tree-page-size", "2"])
+        .arg("--port-file")
+        .arg(&port_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let port = wait_for_port(&port_file, &mut running.0);
+    let url = format!("http://127.0.0.1:{port}");
+
+    let csv = get(&format!(
+        "{url}/datasets/allisonhorst/palmerpenguins/resolve/main/penguins.csv"
+    ))
+    .await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(
+        csv.text.as_bytes(),
+        std::fs::read(repos.join("allisonhorst/palmerpenguins/penguins.csv")).unwrap()
+    );
+    let tree = get(&format!(
+        "{url}/api/datasets/allisonhorst/palmerpenguins/tree/main"
+    ))
+    .await;
+    assert_eq!(
+        tree.json.as_array().map(Vec::len),
+        Some(2),
+        "--tree-page-size"
+    );
+    assert!(next_link(&tree.headers).is_some());
+    let listing = get(&format!("{url}/api/datasets")).await;
+    assert_eq!(listing.json, serde_json::json!([]), "an empty catalog");
 }

@@ -30,7 +30,7 @@ pub async fn real_hub() -> RunningFakeHub {
 pub async fn synthetic_hub(count: usize, seed: u64, page_size: usize) -> RunningFakeHub {
     let options = FakeHubOptions {
         page_size,
-        log_requests: false,
+        ..FakeHubOptions::default()
     };
     let hub = tokio::task::spawn_blocking(move || FakeHub::synthetic(count, seed, options))
         .await

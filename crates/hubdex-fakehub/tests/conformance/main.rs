@@ -8,6 +8,8 @@ mod behaviour;
 mod binary;
 mod catalog;
 mod common;
+mod dynamics;
+mod files;
 mod info;
 mod listing;
 mod pagination;

@@ -1,0 +1,362 @@
+//! How text becomes index terms.
+//!
+//! One tokenizer serves every text field. It cuts text into runs of letters and digits, then:
+//!
+//! * Chinese, Japanese and Korean runs (Han, Hiragana, Katakana, Hangul), and Thai, Lao,
+//!   Khmer and Myanmar ones, which are written without spaces, become overlapping character
+//!   bigrams (`自然言語` → `自然`, `然言`, `言語`), so any two-character piece of a word finds
+//!   it without a dictionary;
+//! * other runs are words, and when indexing, a word that mixes cases or letters and digits
+//!   also yields its parts (`HuggingFaceH4` → `huggingfaceh4`, `hugging`, `face`, `h`, `4`;
+//!   `gsm8k` → `gsm8k`, `gsm`, `8`, `k`), so `hugging face` finds it. Queries keep words whole:
+//!   the index holds both forms.
+//!
+//! Then terms are lowercased, folded to ASCII where possible (`café` → `cafe`), and stemmed
+//! for English (`reviews` → `review`) in the fields that rank; tokens over 40 bytes are
+//! dropped. Exact-name keys ([`key`]) are the same words unstemmed, joined by spaces.
+
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token,
+    TokenStream, Tokenizer,
+};
+
+/// The name the index registers its analyzer under (tantivy does not persist analyzers).
+pub(crate) const ANALYZER: &str = "hubdex";
+
+/// Longest token kept, in bytes.
+const MAX_TOKEN_BYTES: usize = 40;
+
+/// English words that carry no meaning in a search for datasets. Dropped from the free text
+/// of a query when it has other words ("questions about paragraphs of text" → questions,
+/// paragraphs, text); indexed all the same, so phrases and all-stop-word queries still work.
+/// Lucene's English list plus question words and the near-universal `dataset`.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "all", "an", "and", "any", "are", "as", "at", "be", "been", "but", "by", "can",
+    "data", "dataset", "datasets", "do", "does", "for", "from", "has", "have", "how", "i", "if",
+    "in", "into", "is", "it", "its", "me", "my", "need", "no", "not", "of", "on", "or", "some",
+    "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "us", "want",
+    "was", "we", "what", "which", "who", "will", "with", "would", "you",
+];
+
+/// True for a stop word (given lowercased).
+pub(crate) fn is_stop_word(word: &str) -> bool {
+    STOP_WORDS.binary_search(&word).is_ok()
+}
+
+/// Scripts written without spaces between words: indexed as character bigrams.
+fn is_bigram_script(c: char) -> bool {
+    matches!(c,
+        '\u{0E00}'..='\u{0EFF}'   // Thai, Lao
+        | '\u{1000}'..='\u{109F}' // Myanmar
+        | '\u{1100}'..='\u{11FF}' // Hangul Jamo
+        | '\u{1780}'..='\u{17FF}' // Khmer
+        | '\u{3040}'..='\u{30FF}' // Hiragana, Katakana
+        | '\u{3130}'..='\u{318F}' // Hangul compatibility Jamo
+        | '\u{31F0}'..='\u{31FF}' // Katakana extensions
+        | '\u{3400}'..='\u{4DBF}' // CJK extension A
+        | '\u{4E00}'..='\u{9FFF}' // CJK unified ideographs
+        | '\u{AC00}'..='\u{D7AF}' // Hangul syllables
+        | '\u{F900}'..='\u{FAFF}' // CJK compatibility ideographs
+        | '\u{FF66}'..='\u{FF9F}' // half-width Katakana
+        | '\u{20000}'..='\u{2FFFF}' // CJK extensions B and later
+    )
+}
+
+/// Characters that belong to a word: letters, digits, and the combining marks that scripts
+/// such as Devanagari and Arabic write inside words (`char::is_alphanumeric` says no to them).
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+        || is_bigram_script(c)
+        || matches!(c,
+            '\u{0300}'..='\u{036F}'   // combining diacritics
+            | '\u{0610}'..='\u{061A}' // Arabic marks
+            | '\u{064B}'..='\u{065F}'
+            | '\u{0670}'
+            | '\u{06D6}'..='\u{06ED}'
+            | '\u{0900}'..='\u{0963}' // Devanagari up to the danda
+            | '\u{0966}'..='\u{0DFF}' // the other Indic scripts
+        )
+}
+
+/// Splits runs of letters and digits into tokens (see the module docs).
+#[derive(Clone, Debug)]
+pub(crate) struct WordTokenizer {
+    /// Also yield the parts of camelCase and letter-digit words (when indexing).
+    parts: bool,
+}
+
+/// Tokens computed up front; the texts are short.
+pub(crate) struct Tokens {
+    tokens: Vec<Token>,
+    next: usize,
+}
+
+impl TokenStream for Tokens {
+    fn advance(&mut self) -> bool {
+        self.next += 1;
+        self.next <= self.tokens.len()
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.next - 1]
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.next - 1]
+    }
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = Tokens;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens {
+        let mut tokens = Vec::new();
+        let mut position = 0;
+        let mut run_start = None;
+        for (i, c) in text
+            .char_indices()
+            .chain(std::iter::once((text.len(), ' ')))
+        {
+            match (run_start, is_word_char(c)) {
+                (None, true) => run_start = Some(i),
+                (Some(start), false) => {
+                    self.run(text, start, i, &mut position, &mut tokens);
+                    run_start = None;
+                }
+                _ => {}
+            }
+        }
+        Tokens { tokens, next: 0 }
+    }
+}
+
+impl WordTokenizer {
+    /// Tokenizes one run of word characters, `text[start..end]`.
+    fn run(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        position: &mut usize,
+        out: &mut Vec<Token>,
+    ) {
+        let mut segment_start = start;
+        let mut bigram = None;
+        for (i, c) in text[start..end]
+            .char_indices()
+            .map(|(i, c)| (start + i, c))
+            .chain(std::iter::once((end, ' ')))
+        {
+            let is_bigram = (i < end).then(|| is_bigram_script(c));
+            if is_bigram != bigram && bigram.is_some() {
+                match bigram {
+                    Some(true) => bigrams(text, segment_start, i, position, out),
+                    _ => self.word(text, segment_start, i, position, out),
+                }
+                segment_start = i;
+            }
+            bigram = is_bigram;
+        }
+    }
+
+    /// A word, and its parts when indexing.
+    fn word(
+        &self,
+        text: &str,
+        start: usize,
+        end: usize,
+        position: &mut usize,
+        out: &mut Vec<Token>,
+    ) {
+        out.push(token(text, start, end, *position));
+        let parts = if self.parts {
+            parts(&text[start..end])
+        } else {
+            Vec::new()
+        };
+        if parts.len() > 1 {
+            for (k, (from, to)) in parts.iter().enumerate() {
+                out.push(token(text, start + from, start + to, *position + k));
+            }
+            *position += parts.len();
+        } else {
+            *position += 1;
+        }
+    }
+}
+
+/// Overlapping character pairs of `text[start..end]`; one character stays a unigram.
+fn bigrams(text: &str, start: usize, end: usize, position: &mut usize, out: &mut Vec<Token>) {
+    let offsets: Vec<usize> = text[start..end]
+        .char_indices()
+        .map(|(i, _)| start + i)
+        .chain(std::iter::once(end))
+        .collect();
+    if offsets.len() == 2 {
+        out.push(token(text, start, end, *position));
+        *position += 1;
+        return;
+    }
+    for pair in offsets.windows(3) {
+        out.push(token(text, pair[0], pair[2], *position));
+        *position += 1;
+    }
+}
+
+/// Byte ranges of the parts of a word: cut between lower and upper case (`goEmotions`),
+/// before the last capital of a capital run followed by a lower-case letter (`HTMLParser`),
+/// and between letters and digits (`gsm8k`).
+fn parts(word: &str) -> Vec<(usize, usize)> {
+    let chars: Vec<(usize, char)> = word.char_indices().collect();
+    let mut cuts = vec![0];
+    for i in 1..chars.len() {
+        let (prev, cur) = (chars[i - 1].1, chars[i].1);
+        let next = chars.get(i + 1).map(|(_, c)| *c);
+        let case_change = prev.is_lowercase() && cur.is_uppercase();
+        let acronym_end =
+            prev.is_uppercase() && cur.is_uppercase() && next.is_some_and(char::is_lowercase);
+        let digit_change = prev.is_numeric() != cur.is_numeric();
+        if case_change || acronym_end || digit_change {
+            cuts.push(chars[i].0);
+        }
+    }
+    cuts.push(word.len());
+    cuts.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+fn token(text: &str, start: usize, end: usize, position: usize) -> Token {
+    Token {
+        offset_from: start,
+        offset_to: end,
+        position,
+        text: text[start..end].to_string(),
+        position_length: 1,
+    }
+}
+
+/// The analyzer of the ranking fields when indexing: words and their parts, stemmed.
+pub(crate) fn index_analyzer() -> TextAnalyzer {
+    analyzer(true, true)
+}
+
+/// The analyzer of query words: whole words, stemmed like the index.
+pub(crate) fn query_analyzer() -> TextAnalyzer {
+    analyzer(false, true)
+}
+
+fn analyzer(parts: bool, stem: bool) -> TextAnalyzer {
+    let builder = TextAnalyzer::builder(WordTokenizer { parts })
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter);
+    if stem {
+        builder.filter(Stemmer::new(Language::English)).build()
+    } else {
+        builder.build()
+    }
+}
+
+/// The whole words of `text`, lowercased and folded but not stemmed.
+pub(crate) fn plain_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    analyzer(false, false)
+        .token_stream(text)
+        .process(&mut |token| words.push(token.text.clone()));
+    words
+}
+
+/// The exact-match key of a name: its plain words joined by spaces, so `SQuAD v2`,
+/// `squad_v2` and `Squad-V2` share the key `squad v2`.
+pub(crate) fn key(text: &str) -> String {
+    plain_words(text).join(" ")
+}
+
+/// Terms of `text` as `analyzer` makes them.
+pub(crate) fn terms(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    analyzer
+        .token_stream(text)
+        .process(&mut |token| terms.push(token.text.clone()));
+    terms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index_terms(text: &str) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        index_analyzer()
+            .token_stream(text)
+            .process(&mut |t| out.push((t.text.clone(), t.position)));
+        out
+    }
+
+    fn texts(text: &str) -> Vec<String> {
+        index_terms(text).into_iter().map(|(t, _)| t).collect()
+    }
+
+    #[test]
+    fn stop_words_are_sorted_for_binary_search() {
+        assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_stop_word("about") && !is_stop_word("squad"));
+    }
+
+    #[test]
+    fn ids_yield_their_parts() {
+        assert_eq!(
+            texts("HuggingFaceH4/ultrachat_200k"),
+            [
+                "huggingfaceh4",
+                "hug",
+                "face",
+                "h",
+                "4",
+                "ultrachat",
+                "200k",
+                "200",
+                "k"
+            ]
+        );
+        assert_eq!(texts("gsm8k"), ["gsm8k", "gsm", "8", "k"]);
+        assert_eq!(texts("HTMLParser"), ["htmlparser", "html", "parser"]);
+        assert_eq!(texts("squad_v2"), ["squad", "v2", "v", "2"]);
+        // Parts share the word's first position; what follows comes after the last part.
+        let positions: Vec<usize> = index_terms("GoEmotions data").iter().map(|t| t.1).collect();
+        assert_eq!(positions, [0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn queries_keep_words_whole_and_stem_like_the_index() {
+        let mut query = query_analyzer();
+        assert_eq!(
+            terms(&mut query, "GoEmotions reviews"),
+            ["goemot", "review"]
+        );
+        assert!(texts("GoEmotions reviews").contains(&"goemot".to_string()));
+        assert_eq!(terms(&mut query, "Café"), ["cafe"]);
+    }
+
+    #[test]
+    fn scripts_without_spaces_become_bigrams() {
+        assert_eq!(texts("벤치마크"), ["벤치", "치마", "마크"]);
+        assert_eq!(texts("自然言語 処"), ["自然", "然言", "言語", "処"]);
+        assert_eq!(texts("GPT4中文"), ["gpt4", "gpt", "4", "中文"]);
+        let mut query = query_analyzer();
+        assert_eq!(terms(&mut query, "한국어"), ["한국", "국어"]);
+    }
+
+    #[test]
+    fn marks_inside_words_keep_them_whole() {
+        assert_eq!(plain_words("हिन्दी भाषा"), ["हिन्दी", "भाषा"]);
+        assert_eq!(plain_words("naïve café"), ["naive", "cafe"]);
+    }
+
+    #[test]
+    fn keys_ignore_case_and_punctuation() {
+        assert_eq!(key("SQuAD v2"), "squad v2");
+        assert_eq!(key("squad_v2"), "squad v2");
+        assert_eq!(key("rajpurkar/squad"), "rajpurkar squad");
+        assert_eq!(key("  --  "), "");
+    }
+}
