@@ -6,8 +6,8 @@ use std::time::Duration;
 use futures::{Future, StreamExt};
 use hubdex_core::Dataset;
 use hubdex_ipc::{
-    ApiError, Downloaded, EventBatch, Hello, Hubdex, Job, JobId, JobParams, PROTOCOL,
-    SearchRequest, SearchResponse, Status,
+    ApiError, Card, CommitList, Downloaded, EventBatch, FileList, Follow, Hello, Hubdex, Job,
+    JobId, JobParams, PROTOCOL, Rows, RowsRequest, SearchRequest, SearchResponse, Status,
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
@@ -70,6 +70,52 @@ impl Hubdex for RpcServer {
 
     async fn downloaded(self, _: Context, id: String) -> Result<Option<Downloaded>, ApiError> {
         self.0.downloaded(&id).await
+    }
+
+    async fn downloads(self, _: Context) -> Result<Vec<Downloaded>, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn card(self, _: Context, _id: String) -> Result<Card, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn files(
+        self,
+        _: Context,
+        _id: String,
+        _revision: Option<String>,
+    ) -> Result<FileList, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn commits(
+        self,
+        _: Context,
+        _id: String,
+        _revision: Option<String>,
+    ) -> Result<CommitList, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn rows(self, _: Context, _request: RowsRequest) -> Result<Rows, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn follow(self, _: Context, _id: String) -> Result<Follow, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn unfollow(self, _: Context, _id: String) -> Result<bool, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn follows(self, _: Context) -> Result<Vec<Follow>, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn mark_seen(self, _: Context, _id: String) -> Result<Follow, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod jobs;
 mod paths;
+mod preview;
 mod wire;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,10 @@ pub use jobs::{
     job_params_schema,
 };
 pub use paths::Paths;
+pub use preview::{
+    Card, Change, ChangeKind, Column, CommitEntry, CommitList, FileEntry, FileList, Follow, Rows,
+    RowsRequest, RowsSource, SplitRef,
+};
 pub use wire::{
     ApiError, CatalogSync, ErrorKind, Event, EventBatch, EventKind, Hello, SearchRequest,
     SearchResponse, Status, SyncKind, SyncProgress, SyncReport, SyncWait, WaitReason,
@@ -30,7 +35,8 @@ pub use wire::{
 
 /// The protocol number; a client that sees another one restarts the daemon.
 /// 4: search sorts with a direction and returns facets on request.
-pub const PROTOCOL: u32 = 4;
+/// 5: previews (card, files, commits, rows), follows and the list of downloads.
+pub const PROTOCOL: u32 = 5;
 
 /// The largest frame either side accepts (a page of search hits is far smaller).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
@@ -62,6 +68,25 @@ pub trait Hubdex {
     async fn job_schema() -> serde_json::Value;
     /// What of a dataset is in the Hugging Face cache; `None` when nothing is.
     async fn downloaded(id: String) -> Result<Option<Downloaded>, ApiError>;
+    /// Every dataset with something in the Hugging Face cache.
+    async fn downloads() -> Result<Vec<Downloaded>, ApiError>;
+    /// A dataset's README, fetched from the Hub on demand and cached.
+    async fn card(id: String) -> Result<Card, ApiError>;
+    /// A revision's files (`None`: `main`), fetched on demand and cached, with what is
+    /// downloaded marked.
+    async fn files(id: String, revision: Option<String>) -> Result<FileList, ApiError>;
+    /// A revision's commit history (`None`: `main`), fetched on demand and cached.
+    async fn commits(id: String, revision: Option<String>) -> Result<CommitList, ApiError>;
+    /// The first rows of a split, from the best source available, without downloading it.
+    async fn rows(request: RowsRequest) -> Result<Rows, ApiError>;
+    /// Follows a dataset (marking it seen now); following twice changes nothing.
+    async fn follow(id: String) -> Result<Follow, ApiError>;
+    /// Stops following a dataset; `false` when it was not followed.
+    async fn unfollow(id: String) -> Result<bool, ApiError>;
+    /// Every followed dataset with what changed since last seen, changed ones first.
+    async fn follows() -> Result<Vec<Follow>, ApiError>;
+    /// Marks a followed dataset seen now, so its changes start over.
+    async fn mark_seen(id: String) -> Result<Follow, ApiError>;
 }
 
 /// Why talking to the daemon failed.

@@ -9,9 +9,9 @@ use chrono::Utc;
 use futures::StreamExt;
 use hubdex_core::Dataset;
 use hubdex_ipc::{
-    ApiError, Downloaded, Event, EventBatch, EventKind, Hello, Hubdex, Job, JobEvent, JobId,
-    JobParams, JobProgress, JobState, PROTOCOL, SearchRequest, SearchResponse, Status,
-    SyncProgress, SyncReport,
+    ApiError, Card, CommitList, Downloaded, Event, EventBatch, EventKind, FileList, Follow, Hello,
+    Hubdex, Job, JobEvent, JobId, JobParams, JobProgress, JobState, PROTOCOL, Rows, RowsRequest,
+    SearchRequest, SearchResponse, Status, SyncProgress, SyncReport,
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
@@ -297,5 +297,51 @@ impl Hubdex for FakeDaemon {
 
     async fn downloaded(self, _: Context, _id: String) -> Result<Option<Downloaded>, ApiError> {
         Ok(None)
+    }
+
+    async fn downloads(self, _: Context) -> Result<Vec<Downloaded>, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn card(self, _: Context, _id: String) -> Result<Card, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn files(
+        self,
+        _: Context,
+        _id: String,
+        _revision: Option<String>,
+    ) -> Result<FileList, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn commits(
+        self,
+        _: Context,
+        _id: String,
+        _revision: Option<String>,
+    ) -> Result<CommitList, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn rows(self, _: Context, _request: RowsRequest) -> Result<Rows, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn follow(self, _: Context, _id: String) -> Result<Follow, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn unfollow(self, _: Context, _id: String) -> Result<bool, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn follows(self, _: Context) -> Result<Vec<Follow>, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
+    }
+
+    async fn mark_seen(self, _: Context, _id: String) -> Result<Follow, ApiError> {
+        Err(ApiError::unavailable("PENDING"))
     }
 }

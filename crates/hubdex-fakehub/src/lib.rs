@@ -8,7 +8,9 @@
 //! from a `--repos` folder, or generated for benchmarks) get the file side: tree,
 //! paths-info, commits, refs and resolve with ranges, ETags and LFS redirects to the fake's
 //! own CDN route. Tests can inject faults (also into file bodies) and read the request log.
-//! The crate's README lists every way it differs from the real Hub.
+//! The catalog can change while serving ([`RunningFakeHub::mutate`], or on a schedule), each
+//! change sent as a Hub webhook to registered targets, and rate limits can be enforced with
+//! 429s ([`RateLimits`]). The crate's README lists every way it differs from the real Hub.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hubdex_fakehub::FakeHubError> {

@@ -2,7 +2,9 @@
 //!
 //! [`HubClient`] talks to the Hub at `HF_ENDPOINT` with the user's `HF_TOKEN`, the way
 //! `huggingface_hub` does: the same retried statuses and backoff, the `RateLimit` header
-//! honoured on 429, errors typed from `X-Error-Code`. [`CatalogPager`] walks
+//! honoured on 429, errors typed from `X-Error-Code`. Each catalog page carries the Hub's
+//! rate-limit state ([`RateLimit`]) so a long walk can pace itself, and
+//! [`HubClient::with_retry_observer`] reports every wait before a retry. [`CatalogPager`] walks
 //! `GET /api/datasets` page by page by following the `Link: rel="next"` URL verbatim, so a
 //! walk can be saved and resumed, and one record the client cannot read never fails a sync.
 //! For a dataset's files it resolves revisions ([`HubClient::revision_info`]), lists trees and

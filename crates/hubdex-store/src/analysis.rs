@@ -62,6 +62,11 @@ fn is_bigram_script(c: char) -> bool {
     )
 }
 
+/// True when `text` is written in a script indexed as bigrams (its first character says).
+pub(crate) fn is_bigram_text(text: &str) -> bool {
+    text.chars().next().is_some_and(is_bigram_script)
+}
+
 /// Characters that belong to a word: letters, digits, and the combining marks that scripts
 /// such as Devanagari and Arabic write inside words (`char::is_alphanumeric` says no to them).
 fn is_word_char(c: char) -> bool {

@@ -26,7 +26,7 @@
 //! spelling variants.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
@@ -35,14 +35,16 @@ use hubdex_core::{
 };
 use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, SortKeyComputer, TopDocs};
+use tantivy::columnar::StrColumn;
 use tantivy::fastfield::FastValue;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery,
-    FuzzyTermQuery, Occur, PhraseQuery, Query as TantivyQuery, RangeQuery, TermQuery,
+    FuzzyTermQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query as TantivyQuery, RangeQuery,
+    TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, Term};
+use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
 
 use crate::analysis::{self, is_stop_word, plain_words};
 use crate::schema::{Fields, names};
@@ -64,7 +66,8 @@ const MAX_PREFIX_SCAN: usize = 5_000;
 /// the same for every completion, so while typing, popularity orders what a prefix finds
 /// (a rare completion's high IDF would otherwise put obscure records first).
 const COMPLETION_SCORE: Score = 0.5;
-/// Completions of a word this short come from names only (the first keystrokes).
+/// A word this short, while typed, matches names with a word starting so (the first
+/// keystrokes), most popular first.
 const SHORT_PREFIX: usize = 3;
 /// Suffixes the English stemmer removes, or the start of them: a typed word that is a stem
 /// plus the start of one of these is on its way to a word with that stem.
@@ -73,6 +76,19 @@ const SUFFIXES: &[&str] = &[
     "ibility", "ible", "ic", "ies", "ing", "ion", "ism", "ist", "ity", "ive", "ize", "ly", "ment",
     "ness", "ous", "s", "y",
 ];
+/// Documents sampled to learn which tag values go with a word (query expansion).
+const EXPANSION_SAMPLE: usize = 1_000;
+/// A word needs this many documents before its tag associations are trusted.
+const EXPANSION_SUPPORT: u64 = 5;
+/// A tag value joins a word when at least this share of the word's documents have it…
+const EXPANSION_SHARE: f64 = 0.4;
+/// …and it is this many times likelier among them than in the whole catalog.
+const EXPANSION_LIFT: f64 = 5.0;
+/// Most tag values one word expands to.
+const MAX_EXPANSIONS: usize = 2;
+/// The score of a record matching a word only through a tag value the word goes with:
+/// below what the word itself scores in a text, so records that say it come first.
+const EXPANSION_SCORE: Score = 1.0;
 /// How many spelling variants of a word join a forgiving query, most frequent first.
 const MAX_VARIANTS: usize = 8;
 /// A spelling variant's score relative to the word itself.
@@ -226,8 +242,11 @@ impl<'a> Planner<'a> {
             }
             let typed: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
             let key = analysis::key(&typed.join(" "));
-            let exact = ConstScoreQuery::new(raw_term(self.fields.keys, &key), EXACT_BOOST);
-            clauses.push((Occur::Should, Box::new(exact)));
+            // One letter is a first keystroke, not the name of a dataset called `a`.
+            if key.chars().count() > 1 {
+                let exact = ConstScoreQuery::new(raw_term(self.fields.keys, &key), EXACT_BOOST);
+                clauses.push((Occur::Should, Box::new(exact)));
+            }
         }
         let top: &[Expr] = match &query.expr {
             Some(Expr::And(parts)) => parts,
@@ -321,30 +340,38 @@ impl<'a> Planner<'a> {
     /// One free-text token: its BM25 in text, name and tags, and in forgiving modes its
     /// spelling variants; a prefix token also its completions.
     fn token_query(&self, token: &Token, mode: Mode) -> tantivy::Result<Box<dyn TantivyQuery>> {
-        let short = token.plain.chars().count() < SHORT_PREFIX;
-        let mut alternatives: Vec<Box<dyn TantivyQuery>> = Vec::new();
-        if token.prefix && short {
-            // The first keystrokes: every name with the word or a completion of it scores
-            // the same, so popularity decides what shows.
-            alternatives.push(Box::new(ConstScoreQuery::new(
-                raw_term(self.fields.name, &token.stem),
+        if token.prefix && token.plain.chars().count() < SHORT_PREFIX {
+            // The first keystrokes: every record with a word in its id or pretty name that
+            // starts so scores the same, so the most popular ones show. One Chinese,
+            // Japanese or Korean character is a word of its own: it looks in all the text.
+            let field = if analysis::is_bigram_text(&token.plain) {
+                self.fields.text
+            } else {
+                self.fields.name
+            };
+            let last = format!("{}{}", token.plain, char::MAX);
+            let starts = InvertedIndexRangeQuery::new(
+                Bound::Included(Term::from_field_text(field, &token.plain)),
+                Bound::Included(Term::from_field_text(field, &last)),
+            );
+            return Ok(Box::new(ConstScoreQuery::new(
+                Box::new(starts),
                 COMPLETION_SCORE,
             )));
-        } else {
-            alternatives.push(self.word_query(&token.stem));
         }
+        let mut alternatives: Vec<Box<dyn TantivyQuery>> = vec![self.word_query(&token.stem)];
         if mode != Mode::Strict {
             for variant in self.variants(token)? {
                 let query = BoostQuery::new(self.word_query(&variant), VARIANT_WEIGHT);
                 alternatives.push(Box::new(query));
             }
         }
+        for (field, value) in self.expansions(&token.stem)? {
+            let query = ConstScoreQuery::new(raw_term(field, &value), EXPANSION_SCORE);
+            alternatives.push(Box::new(query));
+        }
         if token.prefix {
-            let field = if short {
-                self.fields.name
-            } else {
-                self.fields.text
-            };
+            let field = self.fields.text;
             for completion in self.completions(field, token)? {
                 let query = ConstScoreQuery::new(raw_term(field, &completion), COMPLETION_SCORE);
                 alternatives.push(Box::new(query));
@@ -417,9 +444,9 @@ impl<'a> Planner<'a> {
         candidates.most_frequent(self.searcher, field)
     }
 
-    /// Indexed terms within one edit of the token (two from 9 characters), most frequent
-    /// first; none for tokens under 5 characters, nor for words common enough in the
-    /// catalog to be meant as typed.
+    /// Indexed terms within one edit of the token (two from 9 characters) that start like it,
+    /// most frequent first; none for tokens under 5 characters, nor for words common enough
+    /// in the catalog to be meant as typed.
     fn variants(&self, token: &Token) -> tantivy::Result<Vec<String>> {
         let length = token.plain.chars().count();
         let distance = match length {
@@ -432,12 +459,25 @@ impl<'a> Planner<'a> {
             return Ok(Vec::new());
         }
         // Whole terms only, also for the word being typed: a fuzzy *prefix* would take in
-        // every completion of every near miss, thousands of terms.
+        // every completion of every near miss, thousands of terms. And the first character
+        // (two for two edits) must be right, as in Lucene's `prefixLength`: misspellings
+        // rarely start a word, and walking the whole dictionary (every pair of Chinese
+        // characters is a term) would cost milliseconds per segment.
+        let anchor: String = token.stem.chars().take(usize::from(distance)).collect();
+        let mut end = anchor.clone().into_bytes();
+        if let Some(last) = end.last_mut() {
+            *last = last.saturating_add(1);
+        }
         let automaton = FuzzyTermQuery::new(term, distance, true).automaton()?;
         let mut candidates = Candidates::new(MAX_VARIANTS);
         for segment in self.searcher.segment_readers() {
             let inverted = segment.inverted_index(self.fields.text)?;
-            let mut terms = inverted.terms().search(&automaton).into_stream()?;
+            let mut terms = inverted
+                .terms()
+                .search(&automaton)
+                .ge(anchor.as_bytes())
+                .lt(&end)
+                .into_stream()?;
             let mut top = SegmentTop::new(MAX_VARIANTS);
             let mut scanned = 0;
             while scanned < MAX_PREFIX_SCAN && terms.advance() {
@@ -449,6 +489,91 @@ impl<'a> Planner<'a> {
             candidates.add(top);
         }
         candidates.most_frequent(self.searcher, self.fields.text)
+    }
+
+    /// Tag values that go with a word in this catalog, learned from the records that contain
+    /// it: `korean` goes with `language:ko`, `summarization` with the task, `photos` with
+    /// `modality:image`. A record with the value then matches the word, scoring less than
+    /// one that says it (the canonical `nsmc` is tagged Korean but never says so).
+    fn expansions(&self, stem: &str) -> tantivy::Result<Vec<(Field, String)>> {
+        let term = Term::from_field_text(self.fields.text, stem);
+        if self.searcher.doc_freq(&term)? < EXPANSION_SUPPORT {
+            return Ok(Vec::new());
+        }
+        let fields = self.fields;
+        let families = [
+            (fields.language, names::LANGUAGE),
+            (fields.task, names::TASK),
+            (fields.modality, names::MODALITY),
+        ];
+        let mut counts: HashMap<(usize, String), u64> = HashMap::new();
+        let mut sampled = 0usize;
+        for segment in self.searcher.segment_readers() {
+            if sampled >= EXPANSION_SAMPLE {
+                break;
+            }
+            let inverted = segment.inverted_index(fields.text)?;
+            let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
+            else {
+                continue;
+            };
+            let columns: Vec<Option<StrColumn>> = families
+                .iter()
+                .map(|(_, name)| segment.fast_fields().str(name))
+                .collect::<tantivy::Result<_>>()?;
+            let mut ords: Vec<HashMap<u64, u64>> = vec![HashMap::new(); families.len()];
+            let mut doc = postings.doc();
+            while doc != TERMINATED && sampled < EXPANSION_SAMPLE {
+                if segment
+                    .alive_bitset()
+                    .is_none_or(|alive| alive.is_alive(doc))
+                {
+                    sampled += 1;
+                    for (column, counted) in columns.iter().zip(&mut ords) {
+                        if let Some(column) = column {
+                            for ord in column.term_ords(doc) {
+                                *counted.entry(ord).or_default() += 1;
+                            }
+                        }
+                    }
+                }
+                doc = postings.advance();
+            }
+            for (family, (column, counted)) in columns.iter().zip(ords).enumerate() {
+                let Some(column) = column else { continue };
+                for (ord, count) in counted {
+                    let mut value = String::new();
+                    if column.ord_to_str(ord, &mut value)? {
+                        *counts.entry((family, value)).or_default() += count;
+                    }
+                }
+            }
+        }
+        if sampled == 0 {
+            return Ok(Vec::new());
+        }
+        let all = self.searcher.num_docs().max(1) as f64;
+        let mut found = Vec::new();
+        for ((family, value), count) in counts {
+            let share = count as f64 / sampled as f64;
+            if count < EXPANSION_SUPPORT || share < EXPANSION_SHARE {
+                continue;
+            }
+            let field = families[family].0;
+            let overall = self
+                .searcher
+                .doc_freq(&Term::from_field_text(field, &value))? as f64;
+            let lift = share / (overall / all).max(f64::MIN_POSITIVE);
+            if lift >= EXPANSION_LIFT {
+                found.push((lift, field, value));
+            }
+        }
+        found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
+        Ok(found
+            .into_iter()
+            .take(MAX_EXPANSIONS)
+            .map(|(_, field, value)| (field, value))
+            .collect())
     }
 
     /// A part of the query other than the free text. `None` when it matches everything

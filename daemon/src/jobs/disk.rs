@@ -317,12 +317,17 @@ pub(crate) fn link(
     })
 }
 
-/// Writes `refs/<name>` = the commit, without a newline, atomically (temp file + rename).
+/// Writes `refs/<name>` = the commit, without a newline, atomically (temp file + rename),
+/// creating the snapshot folder it names if need be.
 pub(crate) fn write_ref(
     repo: &RepoCache,
     name: &RefName,
     commit: &Commit,
 ) -> Result<(), DiskError> {
+    // A ref to a missing snapshot folder makes `scan_cache_dir` call the repo corrupted,
+    // and a revision with no files (or none selected) has no links to create it.
+    let snapshot = repo.snapshot_dir(commit);
+    fs::create_dir_all(&snapshot).map_err(err("create", &snapshot))?;
     let path = repo.ref_file(name);
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(err("create", dir))?;
@@ -780,6 +785,10 @@ mod tests {
         assert_eq!(read_ref(&r, &main), Some(c1));
         let leftovers: Vec<_> = fs::read_dir(r.refs_dir()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temp file is left behind");
+        // A ref never names a missing snapshot folder, even for a revision with no files.
+        let empty = Commit::new(C2).unwrap();
+        write_ref(&r, &RefName::new("empty").unwrap(), &empty).unwrap();
+        assert!(r.snapshot_dir(&empty).is_dir());
     }
 
     #[test]

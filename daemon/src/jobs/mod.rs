@@ -78,6 +78,14 @@ impl JobsSetup {
             |key| std::env::var(key).ok(),
             std::env::home_dir().as_deref(),
         );
+        match &cache_root {
+            Some(root) => {
+                tracing::info!(cache = %root.display(), "downloads go to the Hugging Face cache")
+            }
+            None => tracing::warn!(
+                "no home directory and no HF_HUB_CACHE or HF_HOME: download jobs will fail until the daemon is started with one"
+            ),
+        }
         let hub = HubClient::new(hub_config(HubConfig::from_env(), config))?;
         Ok(JobsSetup {
             store,

@@ -69,11 +69,11 @@ struct Harness {
 
 impl Harness {
     fn start(hub: &RunningFakeHub) -> Harness {
-        Harness::start_with(hub, config(), tempfile::tempdir().unwrap(), None)
+        Harness::start_with(&hub.url(), config(), tempfile::tempdir().unwrap(), None)
     }
 
     fn start_with(
-        hub: &RunningFakeHub,
+        endpoint: &str,
         config: JobsConfig,
         dirs: tempfile::TempDir,
         token: Option<&str>,
@@ -91,7 +91,7 @@ impl Harness {
         }
         let store = store.unwrap();
         let base = HubConfig {
-            endpoint: hub.url(),
+            endpoint: endpoint.to_string(),
             token: token.map(str::to_string),
             ..HubConfig::default()
         };
@@ -199,7 +199,7 @@ fn succeeded(job: &Job) {
 async fn a_download_writes_the_layout_huggingface_hub_reads() {
     let hub = fake(&[(ID, files())]).await;
     let h = Harness::start_with(
-        &hub,
+        &hub.url(),
         config(),
         tempfile::tempdir().unwrap(),
         Some("hf_secret"),
@@ -656,7 +656,7 @@ async fn cancel_stops_a_running_job_and_keeps_its_partial_file() {
     let hub = fake(&[(ID, vec![("data/train.parquet".to_string(), parquet())])]).await;
     let mut config = config();
     config.stall_timeout = Duration::from_secs(60);
-    let h = Harness::start_with(&hub, config, tempfile::tempdir().unwrap(), None);
+    let h = Harness::start_with(&hub.url(), config, tempfile::tempdir().unwrap(), None);
     hub.inject_file_fault(FileFault::Stall {
         count: 1,
         after_bytes: 500_000,
@@ -684,7 +684,7 @@ async fn jobs_on_one_dataset_wait_for_each_other() {
     let hub = fake(&[(ID, vec![("data/train.parquet".to_string(), parquet())])]).await;
     let mut config = config();
     config.stall_timeout = Duration::from_secs(60);
-    let h = Harness::start_with(&hub, config, tempfile::tempdir().unwrap(), None);
+    let h = Harness::start_with(&hub.url(), config, tempfile::tempdir().unwrap(), None);
     hub.inject_file_fault(FileFault::Stall {
         count: 1,
         after_bytes: 100_000,
@@ -716,7 +716,7 @@ async fn queued_and_running_jobs_survive_a_restart_and_resume() {
     let hub = fake(&[(ID, vec![("data/train.parquet".to_string(), parquet())])]).await;
     let mut slow = config();
     slow.stall_timeout = Duration::from_secs(60);
-    let h = Harness::start_with(&hub, slow, tempfile::tempdir().unwrap(), None);
+    let h = Harness::start_with(&hub.url(), slow, tempfile::tempdir().unwrap(), None);
     hub.inject_file_fault(FileFault::Stall {
         count: 1,
         after_bytes: 700_000,
@@ -734,7 +734,7 @@ async fn queued_and_running_jobs_survive_a_restart_and_resume() {
     assert!(data.join("jobs").exists());
 
     // A new process: the job is found running, queued again, and resumes from its bytes.
-    let h = Harness::start_with(&hub, config(), dirs, None);
+    let h = Harness::start_with(&hub.url(), config(), dirs, None);
     let resumed = h.wait(job.id).await;
     succeeded(&resumed);
     let ranges: Vec<String> = file_gets(&hub)
@@ -770,4 +770,110 @@ async fn files_huggingface_hub_downloaded_are_recognised() {
         "the parquet blob was not fetched again"
     );
     assert_eq!(job.progress.files_cached, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_files_nobody_resumes_are_swept_at_start() {
+    let hub = fake(&[(ID, files())]).await;
+    let h = Harness::start(&hub);
+    succeeded(&h.run(download("main")).await);
+    let stray = h.repo().incomplete(&Etag::new("0123abcd").unwrap());
+    std::fs::write(&stray, b"left by a crash").unwrap();
+    let dirs = h.stop().await;
+    let h = Harness::start_with(&hub.url(), config(), dirs, None);
+    h.wait_for("the sweep", || !stray.exists()).await;
+    assert_eq!(h.jobs.list().len(), 1);
+}
+
+/// The git blob id of `content`.
+fn git_oid(content: &[u8]) -> String {
+    let mut git = sha1::Sha1::new();
+    git.update(format!("blob {}\0", content.len()).as_bytes());
+    git.update(content);
+    git.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A minimal Hub whose file answers ignore `Range` (a plain 200), and the `Range` headers
+/// it was sent.
+async fn range_ignoring_hub(content: Vec<u8>) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::routing::get;
+
+    const COMMIT: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+    let oid = git_oid(&content);
+    let ranges = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, size) = (ranges.clone(), content.len());
+    let file = move |headers: HeaderMap| {
+        let (content, oid, seen) = (content.clone(), oid.clone(), seen.clone());
+        async move {
+            if let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+                seen.lock().unwrap().push(range.to_string());
+            }
+            (
+                StatusCode::OK,
+                [
+                    ("x-repo-commit", COMMIT.to_string()),
+                    ("etag", format!("\"{oid}\"")),
+                ],
+                content,
+            )
+        }
+    };
+    let app = axum::Router::new()
+        .route(
+            "/api/datasets/{ns}/{name}/revision/{rev}",
+            get(|| async { axum::Json(serde_json::json!({"sha": COMMIT, "siblings": []})) }),
+        )
+        .route(
+            "/api/datasets/{ns}/{name}/tree/{rev}",
+            get(move || async move {
+                axum::Json(serde_json::json!([
+                    {"type": "file", "oid": "0", "size": size, "path": "data.csv"}
+                ]))
+            }),
+        )
+        .route("/datasets/{ns}/{name}/resolve/{rev}/{*path}", get(file));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, ranges)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_file_sent_to_a_ranged_request_restarts_the_partial_from_zero() {
+    let content: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let (url, ranges) = range_ignoring_hub(content.clone()).await;
+    let h = Harness::start_with(&url, config(), tempfile::tempdir().unwrap(), None);
+    let oid = git_oid(&content);
+    let etag = Etag::new(&oid).unwrap();
+    let repo = h.repo();
+    std::fs::create_dir_all(repo.blobs_dir()).unwrap();
+    std::fs::write(repo.incomplete(&etag), &content[..50_000]).unwrap();
+    let job = h.run(download("main")).await;
+    succeeded(&job);
+    assert_eq!(ranges.lock().unwrap().as_slice(), ["bytes=50000-"]);
+    assert_eq!(std::fs::read(repo.blob(&etag)).unwrap(), content);
+    assert_eq!(
+        job.progress.bytes_fetched,
+        content.len() as u64,
+        "the whole file was taken, not appended to the partial"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_past_its_time_limit_fails_and_says_which_setting() {
+    let hub = fake(&[(ID, vec![("data/train.parquet".to_string(), parquet())])]).await;
+    let mut config = config();
+    config.stall_timeout = Duration::from_secs(60);
+    config.job_timeout = Duration::from_millis(500);
+    let h = Harness::start_with(&hub.url(), config, tempfile::tempdir().unwrap(), None);
+    hub.inject_file_fault(FileFault::Stall {
+        count: 1,
+        after_bytes: 100_000,
+        duration_ms: None,
+    });
+    let job = h.run(download("main")).await;
+    assert_eq!(job.state, JobState::Failed);
+    let error = job.error.unwrap();
+    assert!(error.contains("jobs.job_timeout"), "{error}");
 }

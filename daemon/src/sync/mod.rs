@@ -276,6 +276,7 @@ async fn walk_pages(
             tokio::time::sleep(wait).await;
             set_waiting(daemon, None);
         }
+        let fetch_started = Instant::now();
         let page = match pager.next_page().await {
             Ok(Some(page)) => page,
             Ok(None) => {
@@ -318,7 +319,16 @@ async fn walk_pages(
             .sync_runtime
             .rate_limit_wait_seconds
             .load(Ordering::Relaxed);
+        let fetched = fetch_started.elapsed();
+        let count = records.len();
         store(daemon, records, walk).await?;
+        tracing::debug!(
+            page = walk.pages,
+            records = count,
+            fetch_ms = fetched.as_millis(),
+            store_ms = (fetch_started.elapsed() - fetched).as_millis(),
+            "catalog page stored"
+        );
 
         let eta = match (walk.kind, walk.newest, walk.stop_at, session_from, position) {
             (SyncKind::Incremental, Some(newest), Some(stop_at), Some(from), Some(at)) => {
@@ -345,12 +355,14 @@ async fn walk_pages(
     Ok(())
 }
 
-/// The page's records this walk keeps: new `_id`s only, and for an incremental walk only
-/// those modified after the watermark. Also says whether the walk has reached its end.
+/// The page's records this walk keeps: `_id`s it has not stored yet, and for an incremental
+/// walk only those modified after the watermark. Also says whether the walk has reached its
+/// end. Nothing is remembered until the page is stored (see [`remember`]).
 fn select(daemon: &Daemon, walk: &WalkState, records: Vec<Dataset>) -> (Vec<Dataset>, bool) {
     let mut stop = false;
     let mut kept = Vec::with_capacity(records.len());
-    let mut memory = daemon.sync_runtime.walk();
+    let mut on_page = std::collections::HashSet::new();
+    let memory = daemon.sync_runtime.walk();
     for record in records {
         if walk.kind == SyncKind::Incremental {
             let newer = match (record.last_modified, walk.stop_at) {
@@ -362,36 +374,54 @@ fn select(daemon: &Daemon, walk: &WalkState, records: Vec<Dataset>) -> (Vec<Data
                 break;
             }
         }
-        let key = id_hash(record.object_id.as_deref().unwrap_or(record.id.as_str()));
-        if let Some(memory) = memory.as_mut() {
-            if !memory.object_ids.insert(key) {
-                continue;
-            }
-            if walk.marks() {
-                memory.marks.insert(id_hash(record.id.as_str()));
-            }
+        let key = object_key(&record);
+        let stored = memory.as_ref().is_some_and(|m| m.object_ids.contains(&key));
+        if stored || !on_page.insert(key) {
+            continue;
         }
         kept.push(record);
     }
     (kept, stop)
 }
 
-/// Stores the page and then the walk's new state, durably, off the async threads.
+/// The key a walk de-duplicates by: the `_id`, or the id for records without one.
+fn object_key(record: &Dataset) -> u64 {
+    id_hash(record.object_id.as_deref().unwrap_or(record.id.as_str()))
+}
+
+/// Notes stored records in the walk's memory: their `_id`s, and for a walk of the whole
+/// catalog their ids as marks for the sweep.
+fn remember(daemon: &Daemon, walk: &WalkState, records: &[Dataset]) {
+    if let Some(memory) = daemon.sync_runtime.walk().as_mut() {
+        for record in records {
+            memory.object_ids.insert(object_key(record));
+            if walk.marks() {
+                memory.marks.insert(id_hash(record.id.as_str()));
+            }
+        }
+    }
+}
+
+/// Stores the page and then the walk's new state, durably, off the async threads; then
+/// remembers the page's records for the rest of the walk.
 async fn store(daemon: &Daemon, records: Vec<Dataset>, walk: &WalkState) -> Result<(), Failure> {
     let count = records.len() as u64;
     let catalog = daemon.catalog.clone();
     let saved = walk.clone();
-    tokio::task::spawn_blocking(move || {
+    let records = tokio::task::spawn_blocking(move || {
         if !records.is_empty() {
             catalog
                 .upsert_batch(&records)
                 .map_err(|e| format!("cannot store the catalog page: {e}"))?;
         }
-        state::save_walk(&catalog, &saved).map_err(|e| format!("cannot save the sync state: {e}"))
+        state::save_walk(&catalog, &saved)
+            .map_err(|e| format!("cannot save the sync state: {e}"))?;
+        Ok::<_, String>(records)
     })
     .await
     .map_err(|e| (format!("the store task failed: {e}"), false))?
     .map_err(|e| (e, false))?;
+    remember(daemon, walk, &records);
     daemon.metrics.sync_records.inc_by(count);
     daemon.refresh_record_gauge();
     Ok(())

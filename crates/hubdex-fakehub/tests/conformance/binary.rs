@@ -156,3 +156,60 @@ async fn the_binary_serves_a_repos_folder_without_a_catalog() {
     let listing = get(&format!("{url}/api/datasets")).await;
     assert_eq!(listing.json, serde_json::json!([]), "an empty catalog");
 }
+
+#[tokio::test]
+async fn the_binary_enforces_rate_limits_and_mutates_on_a_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let port_file = dir.path().join("port");
+    let child = Command::new(BINARY)
+        .args(["--synthetic", "30", "--seed", "4"])
+        .args(["--rate-limit", "1", "--rate-limit-window", "3600"])
+        .args(["--mutate-every", "0.05", "--mutate-batch", "created=2"])
+        .arg("--port-file")
+        .arg(&port_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let port = wait_for_port(&port_file, &mut running.0);
+    let url = format!("http://127.0.0.1:{port}");
+
+    assert_eq!(get(&format!("{url}/api/datasets")).await.status, 200);
+    let refused = get(&format!("{url}/api/datasets")).await;
+    assert_eq!(refused.status, 429);
+    assert!(refused.headers.contains_key("retry-after"));
+
+    let off = reqwest::Client::new()
+        .post(format!("{url}/_fakehub/rate-limit"))
+        .body(r#"{"mode":"off"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = get(&format!("{url}/api/datasets")).await;
+        assert_eq!(page.status, 200);
+        assert!(!page.headers.contains_key("ratelimit"), "`off` sends none");
+        if page.json.as_array().unwrap().len() > 30 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no scheduled change in 20 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn the_binary_refuses_a_bad_rate_limit_or_batch() {
+    for args in [["--rate-limit", "none"], ["--mutate-batch", "renamed=1"]] {
+        let output = Command::new(BINARY)
+            .args(["--synthetic", "5", "--mutate-every", "1"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(args[1]), "{args:?}: {stderr}");
+    }
+}
