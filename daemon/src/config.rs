@@ -55,6 +55,14 @@ pub struct Config {
     pub import_snapshot: bool,
     /// Download, update and delete jobs (the `[jobs]` table).
     pub jobs: JobsConfig,
+    /// The dataset-viewer API the rows preview asks (`HUBDEX_VIEWER_ENDPOINT` wins). Unset,
+    /// it is `https://datasets-server.huggingface.co` when the Hub is huggingface.co, and no
+    /// viewer is asked for another Hub.
+    pub viewer_endpoint: Option<String>,
+    /// The TUI's palette, `dark` or `light`; read by the `hubdex` client, not the daemon.
+    pub theme: Option<String>,
+    /// The TUI's key bindings (the `[keys]` table); read by the `hubdex` client.
+    pub keys: toml::Table,
 }
 
 impl Default for Config {
@@ -74,6 +82,9 @@ impl Default for Config {
             webhook_secret: None,
             import_snapshot: true,
             jobs: JobsConfig::default(),
+            viewer_endpoint: None,
+            theme: None,
+            keys: toml::Table::new(),
         }
     }
 }
@@ -125,6 +136,15 @@ impl Config {
             return Err(
                 "webhook_secret must be non-empty ASCII (the Hub sends it in a header); remove the key to accept webhooks without a secret"
                     .into(),
+            );
+        }
+        if config
+            .viewer_endpoint
+            .as_deref()
+            .is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://")))
+        {
+            return Err(
+                "viewer_endpoint must be an http:// or https:// URL, e.g. \"https://datasets-server.huggingface.co\"".into(),
             );
         }
         config.jobs.validate()?;

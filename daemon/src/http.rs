@@ -8,7 +8,7 @@ use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use hubdex_core::{Condition, Keyword, Query, SortKey, UnknownSort};
 use hubdex_ipc::{ApiError, Downloaded, ErrorKind, JobId, JobParams, JobRef, SearchRequest};
@@ -56,6 +56,18 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/jobs/{id}", get(get_job).delete(cancel_job))
         .route("/v1/downloaded/{name}", get(downloaded_canonical))
         .route("/v1/downloaded/{ns}/{name}", get(downloaded))
+        .route("/v1/downloads", get(downloads))
+        .route("/v1/datasets/{ns}/{name}/card", get(card))
+        .route("/v1/datasets/{ns}/{name}/files", get(files))
+        .route("/v1/datasets/{ns}/{name}/commits", get(commits))
+        .route("/v1/datasets/{ns}/{name}/rows", get(rows))
+        .route("/v1/follows", get(follows))
+        .route(
+            "/v1/follows/{name}",
+            put(follow_canonical).delete(unfollow_canonical),
+        )
+        .route("/v1/follows/{ns}/{name}", put(follow).delete(unfollow))
+        .route("/v1/follows/{ns}/{name}/seen", post(mark_seen))
         .route_layer(middleware::from_fn_with_state(
             daemon.clone(),
             count_requests,
@@ -399,6 +411,35 @@ async fn downloaded(
     downloaded_answer(&daemon, &format!("{ns}/{name}")).await
 }
 
+/// `GET /v1/datasets/{ns}/{name}/rows?config=&split=&limit=`: the first rows of a split.
+async fn rows(
+    State(daemon): State<Arc<Daemon>>,
+    Path((ns, name)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> HttpResult<impl IntoResponse> {
+    let mut request = hubdex_ipc::RowsRequest {
+        dataset: format!("{ns}/{name}"),
+        config: None,
+        split: None,
+        limit: crate::rows::DEFAULT_ROWS,
+    };
+    for (key, value) in pairs(raw)? {
+        match key.as_str() {
+            "config" => request.config = Some(value).filter(|v| !v.is_empty()),
+            "split" => request.split = Some(value).filter(|v| !v.is_empty()),
+            "limit" => request.limit = parse_number("limit", &value)?,
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`; /v1/datasets/{{id}}/rows takes config, split and limit (1 to {})",
+                    crate::rows::MAX_ROWS
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(Json(daemon.rows(request).await?))
+}
+
 async fn downloaded_canonical(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
@@ -415,6 +456,103 @@ async fn downloaded_answer(daemon: &Daemon, id: &str) -> HttpResult<Json<Downloa
         ))
         .into()),
     }
+}
+
+/// `GET /v1/downloads`: every dataset with something in the Hugging Face cache.
+async fn downloads(State(daemon): State<Arc<Daemon>>) -> HttpResult<impl IntoResponse> {
+    Ok(Json(daemon.downloads().await?))
+}
+
+/// `GET /v1/datasets/{ns}/{name}/card`: the README, front matter removed.
+async fn card(
+    State(daemon): State<Arc<Daemon>>,
+    Path((ns, name)): Path<(String, String)>,
+) -> HttpResult<impl IntoResponse> {
+    Ok(Json(daemon.card(&format!("{ns}/{name}")).await?))
+}
+
+/// `GET /v1/datasets/{ns}/{name}/files[?revision=]`.
+async fn files(
+    State(daemon): State<Arc<Daemon>>,
+    Path((ns, name)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> HttpResult<impl IntoResponse> {
+    let revision = revision_param(raw, "files")?;
+    Ok(Json(daemon.files(&format!("{ns}/{name}"), revision).await?))
+}
+
+/// `GET /v1/datasets/{ns}/{name}/commits[?revision=]`.
+async fn commits(
+    State(daemon): State<Arc<Daemon>>,
+    Path((ns, name)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> HttpResult<impl IntoResponse> {
+    let revision = revision_param(raw, "commits")?;
+    Ok(Json(
+        daemon.commits(&format!("{ns}/{name}"), revision).await?,
+    ))
+}
+
+/// The only parameter of the files and commits routes.
+fn revision_param(raw: Option<String>, route: &str) -> HttpResult<Option<String>> {
+    let mut revision = None;
+    for (key, value) in pairs(raw)? {
+        match key.as_str() {
+            "revision" => revision = Some(value),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter `{other}`; /v1/datasets/{{id}}/{route} takes revision"
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(revision)
+}
+
+/// `GET /v1/follows`: followed datasets, changed ones first.
+async fn follows(State(daemon): State<Arc<Daemon>>) -> HttpResult<impl IntoResponse> {
+    Ok(Json(daemon.follows().await?))
+}
+
+/// `PUT /v1/follows/{ns}/{name}`: follows a dataset (again: nothing changes).
+async fn follow(
+    State(daemon): State<Arc<Daemon>>,
+    Path((ns, name)): Path<(String, String)>,
+) -> HttpResult<impl IntoResponse> {
+    Ok(Json(daemon.follow(&format!("{ns}/{name}")).await?))
+}
+
+async fn follow_canonical(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+) -> HttpResult<impl IntoResponse> {
+    Ok(Json(daemon.follow(&name).await?))
+}
+
+/// `DELETE /v1/follows/{ns}/{name}`: `{"unfollowed": false}` when it was not followed.
+async fn unfollow(
+    State(daemon): State<Arc<Daemon>>,
+    Path((ns, name)): Path<(String, String)>,
+) -> HttpResult<impl IntoResponse> {
+    let removed = daemon.unfollow(&format!("{ns}/{name}")).await?;
+    Ok(Json(json!({"unfollowed": removed})))
+}
+
+async fn unfollow_canonical(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+) -> HttpResult<impl IntoResponse> {
+    let removed = daemon.unfollow(&name).await?;
+    Ok(Json(json!({"unfollowed": removed})))
+}
+
+/// `POST /v1/follows/{ns}/{name}/seen`: marks a followed dataset seen now.
+async fn mark_seen(
+    State(daemon): State<Arc<Daemon>>,
+    Path((ns, name)): Path<(String, String)>,
+) -> HttpResult<impl IntoResponse> {
+    Ok(Json(daemon.mark_seen(&format!("{ns}/{name}")).await?))
 }
 
 async fn metrics(State(daemon): State<Arc<Daemon>>) -> impl IntoResponse {

@@ -9,9 +9,12 @@
 
 mod config;
 mod events;
+mod follows;
 mod http;
 mod jobs;
 mod metrics;
+mod preview;
+mod rows;
 mod rpc;
 mod service;
 mod snapshot;
@@ -31,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use jobs::JobStoreError;
+pub use preview::LocalStoreError;
 
 /// How the daemon was asked to start.
 #[derive(Debug, Clone, Default)]
@@ -95,6 +99,9 @@ pub enum DaemonError {
     /// The job database could not be opened.
     #[error(transparent)]
     Jobs(#[from] JobStoreError),
+    /// The preview or follow database could not be opened.
+    #[error(transparent)]
+    Local(#[from] LocalStoreError),
     /// The embedded snapshot could not be imported.
     #[error("cannot import the embedded catalog snapshot: {0}")]
     Snapshot(String),
@@ -144,7 +151,14 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         ..HubConfig::from_env()
     })?;
     let jobs = jobs::JobsSetup::open(&paths.data_dir, &config.jobs).await?;
-    let daemon = Arc::new(service::Daemon::new(catalog.clone(), hub, config, jobs));
+    let local = preview::LocalSetup::open(&paths.data_dir).await?;
+    let daemon = Arc::new(service::Daemon::new(
+        catalog.clone(),
+        hub,
+        config,
+        jobs,
+        local,
+    ));
     webhook::spawn_worker(&daemon);
     let shutdown = CancellationToken::new();
 
@@ -241,7 +255,8 @@ impl Service {
         config: Config,
     ) -> Result<Service, DaemonError> {
         let jobs = jobs::JobsSetup::open(data_dir, &config.jobs).await?;
-        let daemon = Arc::new(service::Daemon::new(catalog, hub, config, jobs));
+        let local = preview::LocalSetup::open(data_dir).await?;
+        let daemon = Arc::new(service::Daemon::new(catalog, hub, config, jobs, local));
         webhook::spawn_worker(&daemon);
         sync::refresh_catalog_sync(&daemon).await;
         Ok(Service { daemon })

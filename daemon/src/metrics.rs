@@ -45,6 +45,16 @@ pub struct JobMetrics {
     pub verification_failures: Counter,
 }
 
+/// Labels of the preview counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct PreviewLabels {
+    /// `cards`, `files` or `commits`.
+    pub kind: &'static str,
+    /// Where the answer came from: `hub`, `cache` (a current stored copy) or `stale` (a
+    /// stored copy served while the Hub could not be reached).
+    pub source: &'static str,
+}
+
 /// Labels of the webhook counters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct WebhookLabels {
@@ -147,6 +157,8 @@ pub struct Metrics {
     pub jobs: JobMetrics,
     /// Sync progress, rate-limit waits, removals and webhooks.
     pub sync: SyncMetrics,
+    /// Cards, file lists and commit lists served, by where they came from.
+    pub previews: Family<PreviewLabels, Counter>,
 }
 
 impl Metrics {
@@ -212,6 +224,12 @@ impl Metrics {
         let sync = SyncMetrics::default();
         sync.eta_seconds.set(-1);
         sync.register(&mut registry);
+        let previews = Family::<PreviewLabels, Counter>::default();
+        registry.register(
+            "previews",
+            "Cards, file lists and commit lists served, by kind and source (hub, cache, stale)",
+            previews.clone(),
+        );
         Self {
             registry,
             catalog_records,
@@ -223,6 +241,7 @@ impl Metrics {
             http_requests,
             jobs,
             sync,
+            previews,
         }
     }
 

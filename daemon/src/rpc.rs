@@ -73,49 +73,49 @@ impl Hubdex for RpcServer {
     }
 
     async fn downloads(self, _: Context) -> Result<Vec<Downloaded>, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+        self.0.downloads().await
     }
 
-    async fn card(self, _: Context, _id: String) -> Result<Card, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn card(self, _: Context, id: String) -> Result<Card, ApiError> {
+        self.0.card(&id).await
     }
 
     async fn files(
         self,
         _: Context,
-        _id: String,
-        _revision: Option<String>,
+        id: String,
+        revision: Option<String>,
     ) -> Result<FileList, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+        self.0.files(&id, revision).await
     }
 
     async fn commits(
         self,
         _: Context,
-        _id: String,
-        _revision: Option<String>,
+        id: String,
+        revision: Option<String>,
     ) -> Result<CommitList, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+        self.0.commits(&id, revision).await
     }
 
-    async fn rows(self, _: Context, _request: RowsRequest) -> Result<Rows, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn rows(self, _: Context, request: RowsRequest) -> Result<Rows, ApiError> {
+        self.0.rows(request).await
     }
 
-    async fn follow(self, _: Context, _id: String) -> Result<Follow, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn follow(self, _: Context, id: String) -> Result<Follow, ApiError> {
+        self.0.follow(&id).await
     }
 
-    async fn unfollow(self, _: Context, _id: String) -> Result<bool, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn unfollow(self, _: Context, id: String) -> Result<bool, ApiError> {
+        self.0.unfollow(&id).await
     }
 
     async fn follows(self, _: Context) -> Result<Vec<Follow>, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+        self.0.follows().await
     }
 
-    async fn mark_seen(self, _: Context, _id: String) -> Result<Follow, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn mark_seen(self, _: Context, id: String) -> Result<Follow, ApiError> {
+        self.0.mark_seen(&id).await
     }
 }
 

@@ -57,11 +57,25 @@ pub struct Daemon {
     pub(crate) sync_runtime: crate::sync::SyncRuntime,
     /// Webhook deliveries waiting to be carried out.
     pub(crate) webhooks: crate::webhook::WebhookQueue,
+    /// Stored cards, file lists and commit lists.
+    pub(crate) previews: Arc<crate::preview::PreviewCache>,
+    /// Followed datasets.
+    pub(crate) follows: Arc<crate::follows::FollowStore>,
+    /// The datasets in the Hugging Face cache, for `downloaded:`.
+    pub(crate) downloaded_ids: Arc<crate::follows::DownloadedIds>,
+    /// The clients the rows preview uses (see `rows.rs`).
+    pub(crate) previewer: crate::rows::Previewer,
 }
 
 impl Daemon {
     /// Bundles the parts into the shared state.
-    pub fn new(catalog: Arc<Catalog>, hub: HubClient, config: Config, jobs: JobsSetup) -> Self {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        hub: HubClient,
+        config: Config,
+        jobs: JobsSetup,
+        local: crate::preview::LocalSetup,
+    ) -> Self {
         let events = Arc::new(EventLog::new());
         let metrics = Metrics::new();
         let jobs = Jobs::new(
@@ -70,7 +84,9 @@ impl Daemon {
             events.clone(),
             metrics.jobs.clone(),
         );
+        let previewer = crate::rows::Previewer::new(&config, hub.endpoint());
         let daemon = Self {
+            previewer,
             catalog,
             hub,
             config,
@@ -82,6 +98,9 @@ impl Daemon {
             http_addr: OnceLock::new(),
             sync_runtime: crate::sync::SyncRuntime::default(),
             webhooks: crate::webhook::WebhookQueue::new(),
+            previews: Arc::new(local.previews),
+            follows: Arc::new(local.follows),
+            downloaded_ids: Arc::default(),
         };
         daemon.refresh_record_gauge();
         daemon
@@ -111,10 +130,12 @@ impl Daemon {
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let sort = request.sort.unwrap_or_default();
         let catalog = self.catalog.clone();
+        let marks = self.marks().await;
         let (results, facets) = tokio::task::spawn_blocking(move || {
-            let results = catalog.search(&query, sort, request.limit, request.offset)?;
+            let results =
+                catalog.search_marked(&query, sort, request.limit, request.offset, &marks)?;
             let facets = match request.facets {
-                true => Some(catalog.facets(&query, FACET_LIMIT)?),
+                true => Some(catalog.facets_marked(&query, FACET_LIMIT, &marks)?),
                 false => None,
             };
             Ok::<_, hubdex_store::StoreError>((results, facets))

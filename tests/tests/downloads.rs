@@ -78,9 +78,13 @@ async fn requests(hub: &FakeHubProcess) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// A GET that sent file bytes (not a resolve GET redirected to the CDN).
 fn is_file_get(request: &Value) -> bool {
     let path = request["path"].as_str().unwrap_or_default();
-    request["method"] == "GET" && (path.contains("/resolve/") || path.contains("/lfs-cdn/"))
+    let redirected = (300..400).contains(&request["status"].as_u64().unwrap_or(0));
+    request["method"] == "GET"
+        && (path.contains("/resolve/") || path.contains("/lfs-cdn/"))
+        && !redirected
 }
 
 /// Waits for job `id` to finish and returns it.

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use chrono::Utc;
 use hubdex_core::{DatasetId, SortKey};
-use hubdex_ipc::{EventKind, HubdexClient, SearchRequest, SyncReport, context_with_timeout};
+use hubdex_ipc::{
+    ChangeKind, EventKind, FileList, Follow, HubdexClient, SearchRequest, SyncReport,
+    context_with_timeout,
+};
 
 use crate::format;
 
@@ -243,6 +246,223 @@ fn finish<W: Write>(out: &mut Output<W>, report: &SyncReport) -> anyhow::Result<
     }
 }
 
+/// `hubdex follow`: follows a dataset, so `hubdex follows` reports what changes in it.
+pub async fn follow<W: Write>(
+    out: &mut Output<W>,
+    client: &HubdexClient,
+    id: &DatasetId,
+) -> anyhow::Result<()> {
+    let follow = client
+        .follow(ctx(), id.to_string())
+        .await
+        .context(NO_ANSWER)??;
+    Ok(out.emit(&format!(
+        "following {}; `hubdex follows` shows what changes in it\n",
+        follow.dataset
+    ))?)
+}
+
+/// `hubdex unfollow`: stops following a dataset (not following it is no error).
+pub async fn unfollow<W: Write>(
+    out: &mut Output<W>,
+    client: &HubdexClient,
+    id: &DatasetId,
+) -> anyhow::Result<()> {
+    let removed = client
+        .unfollow(ctx(), id.to_string())
+        .await
+        .context(NO_ANSWER)??;
+    Ok(out.emit(&if removed {
+        format!("stopped following {id}\n")
+    } else {
+        format!("{id} was not followed\n")
+    })?)
+}
+
+/// `hubdex follows`: followed datasets and what changed since last seen, changed ones first;
+/// with `mark_seen`, the changes shown are then marked seen.
+pub async fn follows<W: Write>(
+    out: &mut Output<W>,
+    client: &HubdexClient,
+    mark_seen: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let follows = client.follows(ctx()).await.context(NO_ANSWER)??;
+    if json {
+        out.emit_json(&follows)?;
+    } else if follows.is_empty() {
+        let _ = writeln!(
+            io::stderr(),
+            "no followed dataset; follow one with `hubdex follow ID`"
+        );
+    } else {
+        out.emit(&follows_report(&follows, Utc::now()))?;
+    }
+    if mark_seen {
+        for follow in follows.iter().filter(|f| !f.changes.is_empty()) {
+            client
+                .mark_seen(ctx(), follow.dataset.clone())
+                .await
+                .context(NO_ANSWER)??;
+        }
+    }
+    Ok(())
+}
+
+/// Each follow on a line, with its changes indented below it.
+fn follows_report(follows: &[Follow], now: chrono::DateTime<Utc>) -> String {
+    let mut text = String::new();
+    for follow in follows {
+        let seen = format::relative(follow.seen_at, now);
+        if follow.changes.is_empty() {
+            text.push_str(&format!(
+                "{}  no change since seen {seen}\n",
+                follow.dataset
+            ));
+            continue;
+        }
+        text.push_str(&format!(
+            "{}  {} since seen {seen}\n",
+            follow.dataset,
+            format::count(follow.changes.len() as u64, "change")
+        ));
+        for change in &follow.changes {
+            let what = match change.what {
+                ChangeKind::Commit => "commit",
+                ChangeKind::Modified => "modified",
+                ChangeKind::Downloads => "downloads",
+                ChangeKind::Likes => "likes",
+                ChangeKind::License => "licence",
+                ChangeKind::Gated => "gated",
+                ChangeKind::Removed => "listing",
+            };
+            let before = change.before.as_deref().unwrap_or("none");
+            let after = change.after.as_deref().unwrap_or("none");
+            text.push_str(&format!("  {what:<10} {before} → {after}\n"));
+        }
+    }
+    text
+}
+
+/// `hubdex card`: the dataset's README as markdown (YAML front matter removed).
+pub async fn card<W: Write>(
+    out: &mut Output<W>,
+    client: &HubdexClient,
+    id: &DatasetId,
+) -> anyhow::Result<()> {
+    let card = client
+        .card(ctx(), id.to_string())
+        .await
+        .context(NO_ANSWER)??;
+    if let Some(why) = &card.stale {
+        let _ = writeln!(
+            io::stderr(),
+            "showing the copy fetched {}: {why}",
+            card.fetched_at.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    if card.markdown.trim().is_empty() {
+        let _ = writeln!(io::stderr(), "{id} has no README on the Hub");
+        return Ok(());
+    }
+    let mut text = card.markdown;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(out.emit(&text)?)
+}
+
+/// `hubdex files`: a revision's files with sizes, LFS and downloaded marks, or the list as
+/// JSON.
+pub async fn files<W: Write>(
+    out: &mut Output<W>,
+    client: &HubdexClient,
+    id: &DatasetId,
+    revision: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let list = client
+        .files(ctx(), id.to_string(), Some(revision.to_string()))
+        .await
+        .context(NO_ANSWER)??;
+    if json {
+        return out.emit_json(&list);
+    }
+    if let Some(why) = &list.stale {
+        let _ = writeln!(io::stderr(), "showing an older list: {why}");
+    }
+    let mut text = files_table(&list);
+    if out.live() {
+        text.push_str(&format!(
+            "{} at {} ({}), {} downloaded\n",
+            format::count(list.files.len() as u64, "file"),
+            list.revision,
+            short_commit(&list.commit),
+            indicatif::DecimalBytes(list.downloaded_size)
+        ));
+    }
+    Ok(out.emit(&text)?)
+}
+
+/// One file a line: a ✓ when downloaded, the size, `LFS` for LFS files, the path.
+fn files_table(list: &FileList) -> String {
+    let mut text = String::new();
+    for file in &list.files {
+        let size = indicatif::DecimalBytes(file.size).to_string();
+        text.push_str(&format!(
+            "{} {size:>10} {} {}\n",
+            if file.downloaded { "✓" } else { " " },
+            if file.lfs { "LFS" } else { "   " },
+            file.path
+        ));
+    }
+    text.push_str(&format!(
+        "  {:>10}     total\n",
+        indicatif::DecimalBytes(list.total_size).to_string()
+    ));
+    text
+}
+
+/// `hubdex commits`: a revision's newest commits, or the list as JSON.
+pub async fn commits<W: Write>(
+    out: &mut Output<W>,
+    client: &HubdexClient,
+    id: &DatasetId,
+    revision: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let list = client
+        .commits(ctx(), id.to_string(), Some(revision.to_string()))
+        .await
+        .context(NO_ANSWER)??;
+    if json {
+        return out.emit_json(&list);
+    }
+    if let Some(why) = &list.stale {
+        let _ = writeln!(io::stderr(), "showing an older list: {why}");
+    }
+    let mut text = String::new();
+    for commit in &list.commits {
+        text.push_str(&format!(
+            "{}  {}  {}  {}\n",
+            short_commit(&commit.id),
+            commit.date.format("%Y-%m-%d"),
+            if commit.authors.is_empty() {
+                "-".to_string()
+            } else {
+                commit.authors.join(", ")
+            },
+            commit.title
+        ));
+    }
+    Ok(out.emit(&text)?)
+}
+
+/// The first 12 digits of a commit, as the Hub's pages show them.
+fn short_commit(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,5 +560,273 @@ mod tests {
         status(&mut out, &client, true).await.unwrap();
         let parsed: hubdex_ipc::Status = serde_json::from_str(&text(out)).unwrap();
         assert_eq!(parsed, crate::ui::testdata::status());
+    }
+}
+
+#[cfg(test)]
+mod preview_tests {
+    use chrono::TimeZone;
+    use hubdex_ipc::{Change, FileEntry};
+
+    use super::*;
+
+    #[test]
+    fn files_are_listed_with_marks_sizes_and_a_total() {
+        let entry = |path: &str, size, lfs, downloaded| FileEntry {
+            path: path.to_string(),
+            size,
+            lfs,
+            downloaded,
+        };
+        let list = FileList {
+            dataset: "acme/x".into(),
+            revision: "main".into(),
+            commit: "3f2c9d1e0b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d".into(),
+            files: vec![
+                entry("README.md", 339, false, false),
+                entry("data/train.parquet", 1_500_000, true, true),
+            ],
+            total_size: 1_500_339,
+            downloaded_size: 1_500_000,
+            fetched_at: Utc::now(),
+            stale: None,
+        };
+        let table = files_table(&list);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[0].starts_with("  ") && lines[0].ends_with("README.md"));
+        assert!(lines[1].starts_with('✓') && lines[1].contains("1.50 MB"));
+        assert!(lines[1].contains("LFS data/train.parquet"), "{table}");
+        assert!(lines[2].contains("total"), "{table}");
+    }
+
+    #[test]
+    fn follows_show_each_change_below_its_dataset() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let follow = |id: &str, changes| Follow {
+            dataset: id.to_string(),
+            followed_at: now,
+            seen_at: now - chrono::Duration::days(2),
+            current: None,
+            changes,
+        };
+        let report = follows_report(
+            &[
+                follow(
+                    "acme/x",
+                    vec![Change {
+                        what: ChangeKind::Downloads,
+                        before: Some("1,000".into()),
+                        after: Some("1,204".into()),
+                    }],
+                ),
+                follow("acme/y", Vec::new()),
+            ],
+            now,
+        );
+        let lines: Vec<&str> = report.lines().collect();
+        assert!(
+            lines[0].starts_with("acme/x  1 change since seen"),
+            "{report}"
+        );
+        assert_eq!(lines[1], "  downloads  1,000 → 1,204");
+        assert!(lines[2].starts_with("acme/y  no change"), "{report}");
+    }
+}
+
+/// Widest a rows-table column gets, in cells.
+const ROWS_CELL: usize = 40;
+/// Narrowest a rows-table column is squeezed to when the terminal is narrow.
+const ROWS_MIN_CELL: usize = 6;
+
+/// `hubdex rows`: the first rows of a split as a table, or everything as JSON.
+pub async fn rows<W: Write>(
+    out: &mut Output<W>,
+    client: &HubdexClient,
+    request: hubdex_ipc::RowsRequest,
+    json: bool,
+) -> anyhow::Result<()> {
+    let rows = client.rows(ctx(), request).await.context(NO_ANSWER)??;
+    if json {
+        return out.emit_json(&rows);
+    }
+    let mut text = rows_table(&rows, out.width);
+    if out.live() {
+        text.push_str(&rows_summary(&rows));
+    }
+    Ok(out.emit(&text)?)
+}
+
+/// A cell as one line of text: strings as they are, other values as compact JSON, line
+/// breaks and tabs shown as spaces.
+fn cell_text(value: &serde_json::Value) -> String {
+    let text = match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The rows as aligned columns under a header of names and a line of types; cells longer
+/// than their column end in `…`. With a terminal width the columns are squeezed to fit.
+fn rows_table(rows: &hubdex_ipc::Rows, max_width: Option<usize>) -> String {
+    let header: Vec<&str> = rows.columns.iter().map(|c| c.name.as_str()).collect();
+    let types: Vec<&str> = rows.columns.iter().map(|c| c.dtype.as_str()).collect();
+    let body: Vec<Vec<String>> = rows
+        .rows
+        .iter()
+        .map(|row| row.iter().map(cell_text).collect())
+        .collect();
+    let mut widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            let cells = body
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| format::width(c));
+            cells
+                .chain([format::width(header[i]), format::width(types[i])])
+                .max()
+                .unwrap_or(1)
+                .min(ROWS_CELL)
+        })
+        .collect();
+    if let Some(max) = max_width {
+        let gaps = 2 * widths.len().saturating_sub(1);
+        while widths.iter().sum::<usize>() + gaps > max {
+            let Some(widest) = (0..widths.len()).max_by_key(|&i| widths[i]) else {
+                break;
+            };
+            if widths[widest] <= ROWS_MIN_CELL {
+                break;
+            }
+            widths[widest] -= 1;
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| -> String {
+        let parts: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, &w)| format::pad_right(&format::truncate(c, w), w))
+            .collect();
+        let mut text = parts.join("  ").trim_end().to_string();
+        text.push('\n');
+        text
+    };
+    let mut text = line(&mut header.iter().copied());
+    text.push_str(&line(&mut types.iter().copied()));
+    for row in &body {
+        text.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    text
+}
+
+/// Where the rows came from, and what else there is.
+fn rows_summary(rows: &hubdex_ipc::Rows) -> String {
+    let source = match &rows.source {
+        hubdex_ipc::RowsSource::LocalCache { path } => format!("the local cache ({path})"),
+        hubdex_ipc::RowsSource::DatasetViewer { endpoint } => {
+            format!("the dataset viewer ({endpoint})")
+        }
+        hubdex_ipc::RowsSource::RemoteParquet { path, bytes_read } => format!(
+            "{path} on the Hub ({} read)",
+            indicatif::DecimalBytes(*bytes_read)
+        ),
+    };
+    let mut text = format!(
+        "{} of {}/{}{} from {source}\n",
+        format::count(rows.rows.len() as u64, "row"),
+        rows.config,
+        rows.split,
+        if rows.truncated { " (more exist)" } else { "" },
+    );
+    let others: Vec<String> = rows
+        .splits
+        .iter()
+        .filter(|s| !(s.config == rows.config && s.split == rows.split))
+        .map(|s| format!("{}/{}", s.config, s.split))
+        .collect();
+    if !others.is_empty() {
+        text.push_str(&format!(
+            "other splits: {} (pick one with --config and --split)\n",
+            others.join(", ")
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod rows_tests {
+    use hubdex_ipc::{Column, Rows, RowsSource, SplitRef};
+    use serde_json::json;
+
+    use super::*;
+
+    fn sample() -> Rows {
+        Rows {
+            dataset: "fka/awesome-chatgpt-prompts".into(),
+            config: "default".into(),
+            split: "train".into(),
+            source: RowsSource::RemoteParquet {
+                path: "default/train/0000.parquet".into(),
+                bytes_read: 62_261,
+            },
+            columns: vec![
+                Column {
+                    name: "act".into(),
+                    dtype: "string".into(),
+                },
+                Column {
+                    name: "votes".into(),
+                    dtype: "list<int64>".into(),
+                },
+            ],
+            rows: vec![
+                vec![json!("An Ethereum Developer"), json!([1, 2])],
+                vec![
+                    json!(
+                        "Imagine you are an experienced Ethereum developer tasked with\ncreating a smart contract"
+                    ),
+                    json!(null),
+                ],
+            ],
+            truncated: true,
+            splits: vec![
+                SplitRef {
+                    config: "default".into(),
+                    split: "train".into(),
+                },
+                SplitRef {
+                    config: "default".into(),
+                    split: "test".into(),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn long_cells_are_cut_and_lines_fit_the_terminal() {
+        let rows = sample();
+        let table = rows_table(&rows, None);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("act"), "{table}");
+        assert!(lines[1].contains("list<int64>"), "{table}");
+        assert!(lines[2].contains("[1,2]"), "{table}");
+        assert!(lines[3].contains('…'), "{table}");
+        assert!(!lines[3].contains("smart contract"), "{table}");
+        assert_eq!(lines.len(), 4);
+
+        let narrow = rows_table(&rows, Some(30));
+        for line in narrow.lines() {
+            assert!(format::width(line) <= 30, "{line:?} in\n{narrow}");
+        }
+        assert!(narrow.lines().nth(2).unwrap().contains('…'), "{narrow}");
+    }
+
+    #[test]
+    fn the_summary_names_the_source_and_the_other_splits() {
+        let summary = rows_summary(&sample());
+        assert!(summary.starts_with("2 rows of default/train (more exist) from default/train/0000.parquet on the Hub (62.26 kB read)"), "{summary}");
+        assert!(summary.contains("other splits: default/test"), "{summary}");
     }
 }

@@ -1,5 +1,7 @@
 //! An in-process stand-in for the daemon, serving the real IPC protocol on a real Unix socket
 //! from its own runtime, so tests can stop it the way a crash would (every connection drops).
+//! It answers from the fixture hits: previews of any of them, follows and downloads kept in
+//! memory (a finished download job adds to the downloads).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -9,9 +11,10 @@ use chrono::Utc;
 use futures::StreamExt;
 use hubdex_core::Dataset;
 use hubdex_ipc::{
-    ApiError, Card, CommitList, Downloaded, Event, EventBatch, EventKind, FileList, Follow, Hello,
-    Hubdex, Job, JobEvent, JobId, JobParams, JobProgress, JobState, PROTOCOL, Rows, RowsRequest,
-    SearchRequest, SearchResponse, Status, SyncProgress, SyncReport,
+    ApiError, Card, Column, CommitEntry, CommitList, Downloaded, DownloadedRevision, Event,
+    EventBatch, EventKind, FileEntry, FileList, Follow, Hello, Hubdex, Job, JobEvent, JobId,
+    JobParams, JobProgress, JobState, PROTOCOL, Rows, RowsRequest, RowsSource, SearchRequest,
+    SearchResponse, SplitRef, Status, SyncProgress, SyncReport,
 };
 use tarpc::context::Context;
 use tarpc::server::{BaseChannel, Channel};
@@ -34,6 +37,8 @@ struct State {
     searches: Mutex<Vec<String>>,
     events: Mutex<Vec<Event>>,
     jobs: Mutex<Vec<Job>>,
+    follows: Mutex<Vec<Follow>>,
+    downloads: Mutex<Vec<Downloaded>>,
     news: Notify,
 }
 
@@ -184,11 +189,12 @@ impl Hubdex for FakeDaemon {
             .filter(|d| d.id.as_str().contains(&request.query))
             .take(request.limit)
             .collect();
+        let facets = request.facets.then(|| testdata::facets(&hits));
         Ok(SearchResponse {
             total: hits.len() as u64,
             took_ms: 0.5,
             hits,
-            facets: None,
+            facets,
         })
     }
 
@@ -267,6 +273,25 @@ impl Hubdex for FakeDaemon {
         }
         jobs.push(done.clone());
         drop(jobs);
+        if done.state == JobState::Succeeded
+            && let JobParams::Download(params) = &done.params
+        {
+            self.state.downloads.lock().unwrap().push(Downloaded {
+                dataset: params.dataset.clone(),
+                path: format!(
+                    "/cache/datasets--{}",
+                    params.dataset.as_str().replace('/', "--")
+                ),
+                size_on_disk: 2_307_749,
+                revisions: vec![DownloadedRevision {
+                    commit: "e53f048856ff4f594e959d75785d2c2d37b678ee".into(),
+                    refs: vec![params.revision.clone()],
+                    files: 2,
+                    size: 2_307_749,
+                    modified_at: None,
+                }],
+            });
+        }
         self.push(EventKind::Job(JobEvent::from(&running)));
         self.push(EventKind::Job(JobEvent::from(&done)));
         Ok(job)
@@ -295,53 +320,156 @@ impl Hubdex for FakeDaemon {
         hubdex_ipc::job_params_schema()
     }
 
-    async fn downloaded(self, _: Context, _id: String) -> Result<Option<Downloaded>, ApiError> {
-        Ok(None)
+    async fn downloaded(self, _: Context, id: String) -> Result<Option<Downloaded>, ApiError> {
+        let downloads = self.state.downloads.lock().unwrap();
+        Ok(downloads.iter().find(|d| d.dataset.as_str() == id).cloned())
     }
 
     async fn downloads(self, _: Context) -> Result<Vec<Downloaded>, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+        Ok(self.state.downloads.lock().unwrap().clone())
     }
 
-    async fn card(self, _: Context, _id: String) -> Result<Card, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn card(self, _: Context, id: String) -> Result<Card, ApiError> {
+        let dataset = known(&id)?;
+        Ok(Card {
+            markdown: format!(
+                "# {}\n\n{}\n",
+                dataset.id,
+                dataset.description.unwrap_or_default()
+            ),
+            dataset: id,
+            commit: dataset.sha,
+            fetched_at: testdata::now(),
+            stale: None,
+        })
     }
 
     async fn files(
         self,
         _: Context,
-        _id: String,
-        _revision: Option<String>,
+        id: String,
+        revision: Option<String>,
     ) -> Result<FileList, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+        known(&id)?;
+        let files = vec![
+            FileEntry {
+                path: "README.md".into(),
+                size: 1_204,
+                lfs: false,
+                downloaded: false,
+            },
+            FileEntry {
+                path: "data/train-00000-of-00001.parquet".into(),
+                size: 2_306_545,
+                lfs: true,
+                downloaded: false,
+            },
+        ];
+        Ok(FileList {
+            dataset: id,
+            revision: revision.unwrap_or_else(|| "main".into()),
+            commit: "e53f048856ff4f594e959d75785d2c2d37b678ee".into(),
+            total_size: files.iter().map(|f| f.size).sum(),
+            downloaded_size: 0,
+            files,
+            fetched_at: testdata::now(),
+            stale: None,
+        })
     }
 
     async fn commits(
         self,
         _: Context,
-        _id: String,
-        _revision: Option<String>,
+        id: String,
+        revision: Option<String>,
     ) -> Result<CommitList, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+        known(&id)?;
+        Ok(CommitList {
+            dataset: id,
+            revision: revision.unwrap_or_else(|| "main".into()),
+            commits: vec![CommitEntry {
+                id: "e53f048856ff4f594e959d75785d2c2d37b678ee".into(),
+                title: "Upload the data".into(),
+                authors: vec!["someone".into()],
+                date: testdata::now(),
+            }],
+            fetched_at: testdata::now(),
+            stale: None,
+        })
     }
 
-    async fn rows(self, _: Context, _request: RowsRequest) -> Result<Rows, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn rows(self, _: Context, request: RowsRequest) -> Result<Rows, ApiError> {
+        known(&request.dataset)?;
+        Ok(Rows {
+            dataset: request.dataset,
+            config: "main".into(),
+            split: "train".into(),
+            source: RowsSource::DatasetViewer {
+                endpoint: "http://127.0.0.1:1".into(),
+            },
+            columns: vec![
+                Column {
+                    name: "question".into(),
+                    dtype: "string".into(),
+                },
+                Column {
+                    name: "answer".into(),
+                    dtype: "string".into(),
+                },
+            ],
+            rows: vec![vec!["1 + 1?".into(), "2".into()]],
+            truncated: false,
+            splits: vec![SplitRef {
+                config: "main".into(),
+                split: "train".into(),
+            }],
+        })
     }
 
-    async fn follow(self, _: Context, _id: String) -> Result<Follow, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn follow(self, _: Context, id: String) -> Result<Follow, ApiError> {
+        let dataset = known(&id)?;
+        let mut follows = self.state.follows.lock().unwrap();
+        if let Some(follow) = follows.iter().find(|f| f.dataset == id) {
+            return Ok(follow.clone());
+        }
+        let follow = Follow {
+            dataset: id,
+            followed_at: testdata::now(),
+            seen_at: testdata::now(),
+            current: Some(dataset),
+            changes: Vec::new(),
+        };
+        follows.push(follow.clone());
+        Ok(follow)
     }
 
-    async fn unfollow(self, _: Context, _id: String) -> Result<bool, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn unfollow(self, _: Context, id: String) -> Result<bool, ApiError> {
+        let mut follows = self.state.follows.lock().unwrap();
+        let before = follows.len();
+        follows.retain(|f| f.dataset != id);
+        Ok(follows.len() < before)
     }
 
     async fn follows(self, _: Context) -> Result<Vec<Follow>, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+        Ok(self.state.follows.lock().unwrap().clone())
     }
 
-    async fn mark_seen(self, _: Context, _id: String) -> Result<Follow, ApiError> {
-        Err(ApiError::unavailable("PENDING"))
+    async fn mark_seen(self, _: Context, id: String) -> Result<Follow, ApiError> {
+        let mut follows = self.state.follows.lock().unwrap();
+        let follow = follows
+            .iter_mut()
+            .find(|f| f.dataset == id)
+            .ok_or_else(|| ApiError::not_found(format!("you do not follow {id}")))?;
+        follow.changes.clear();
+        follow.seen_at = Utc::now();
+        Ok(follow.clone())
     }
+}
+
+/// The fixture record `id`, or the daemon's not-found error.
+fn known(id: &str) -> Result<Dataset, ApiError> {
+    testdata::hits()
+        .into_iter()
+        .find(|d| d.id.as_str() == id)
+        .ok_or_else(|| ApiError::not_found(format!("no dataset {id} in the local catalog")))
 }

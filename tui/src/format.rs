@@ -37,6 +37,22 @@ pub fn compact(n: u64) -> String {
     n.to_string()
 }
 
+/// Bytes for people, in powers of 1000 as the Hub shows sizes: `999 B`, `1.5 kB`, `2.0 GB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// A count with thousands separators: `12,345`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();

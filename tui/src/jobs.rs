@@ -313,11 +313,11 @@ fn detail(job: &Job) -> String {
                 "{}/{} files, {} of {}",
                 p.files_done,
                 p.files_total,
-                bytes(p.bytes_done),
-                bytes(p.bytes_total)
+                format::bytes(p.bytes_done),
+                format::bytes(p.bytes_total)
             );
             if p.rate >= 1.0 {
-                text.push_str(&format!(", {}/s", bytes(p.rate as u64)));
+                text.push_str(&format!(", {}/s", format::bytes(p.rate as u64)));
             }
             if let Some(eta) = p.eta_secs {
                 text.push_str(&format!(", {eta} s left"));
@@ -330,21 +330,6 @@ fn detail(job: &Job) -> String {
         JobState::Succeeded | JobState::Cancelled => job.summary.clone().unwrap_or_default(),
         JobState::Failed => job.error.clone().unwrap_or_default(),
     }
-}
-
-/// Bytes for people, in powers of 1000 as the Hub shows sizes: `999 B`, `1.5 kB`, `2.0 GB`.
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
-    if n < 1000 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 999.95 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 #[cfg(test)]

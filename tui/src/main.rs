@@ -161,6 +161,71 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Follow a dataset: `hubdex follows` then reports what changes in it.
+    Follow {
+        /// The dataset id, e.g. openai/gsm8k.
+        id: DatasetId,
+    },
+    /// Stop following a dataset.
+    Unfollow {
+        /// The dataset id.
+        id: DatasetId,
+    },
+    /// List followed datasets and what changed in them since last seen, changed ones first.
+    Follows {
+        /// Then mark the changes shown as seen, so the next listing starts over.
+        #[arg(long)]
+        mark_seen: bool,
+        /// Print the follows as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a dataset's card (its README, without the YAML front matter) as markdown;
+    /// fetched from the Hub and kept, so it also works offline.
+    Card {
+        /// The dataset id.
+        id: DatasetId,
+    },
+    /// List the files of a dataset revision: size, LFS, and a ✓ for those in the cache.
+    Files {
+        /// The dataset id.
+        id: DatasetId,
+        /// A branch, tag or commit.
+        #[arg(short, long, default_value = DEFAULT_REVISION)]
+        revision: String,
+        /// Print the list as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the first rows of a dataset split as a table (long cells cut with …), from the
+    /// cache when downloaded, else the dataset viewer, else a remote parquet file.
+    Rows {
+        /// The dataset id.
+        id: DatasetId,
+        /// The config (subset); the default one unless said.
+        #[arg(short, long)]
+        config: Option<String>,
+        /// The split; `train` (else the first) unless said.
+        #[arg(short, long)]
+        split: Option<String>,
+        /// How many rows, 1 to 100.
+        #[arg(short = 'n', long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=100))]
+        limit: u16,
+        /// Print the rows, columns and source as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the newest commits of a dataset revision: commit, date, authors, title.
+    Commits {
+        /// The dataset id.
+        id: DatasetId,
+        /// A branch, tag or commit.
+        #[arg(short, long, default_value = DEFAULT_REVISION)]
+        revision: String,
+        /// Print the list as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -279,6 +344,46 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let client = cli_client().await?;
             jobs::cancel(&mut Output::stdout(), &client, job.0, json).await
         }
+        Cmd::Follow { id } => {
+            let client = cli_client().await?;
+            commands::follow(&mut Output::stdout(), &client, &id).await
+        }
+        Cmd::Unfollow { id } => {
+            let client = cli_client().await?;
+            commands::unfollow(&mut Output::stdout(), &client, &id).await
+        }
+        Cmd::Follows { mark_seen, json } => {
+            let client = cli_client().await?;
+            commands::follows(&mut Output::stdout(), &client, mark_seen, json).await
+        }
+        Cmd::Card { id } => {
+            let client = cli_client().await?;
+            commands::card(&mut Output::stdout(), &client, &id).await
+        }
+        Cmd::Files { id, revision, json } => {
+            let client = cli_client().await?;
+            commands::files(&mut Output::stdout(), &client, &id, &revision, json).await
+        }
+        Cmd::Rows {
+            id,
+            config,
+            split,
+            limit,
+            json,
+        } => {
+            let request = hubdex_ipc::RowsRequest {
+                dataset: id.to_string(),
+                config,
+                split,
+                limit: usize::from(limit),
+            };
+            let client = cli_client().await?;
+            commands::rows(&mut Output::stdout(), &client, request, json).await
+        }
+        Cmd::Commits { id, revision, json } => {
+            let client = cli_client().await?;
+            commands::commits(&mut Output::stdout(), &client, &id, &revision, json).await
+        }
     }
 }
 
@@ -298,12 +403,13 @@ async fn tui() -> anyhow::Result<()> {
         );
     }
     let paths = Paths::from_env()?;
+    let settings = ui::load_settings(&paths.config_file)?;
     paths.create_dirs()?;
     let log = paths.data_dir.join("tui.log");
     logging::to_file(&log, "warn")
         .with_context(|| format!("cannot open the log file {}", log.display()))?;
     let client = launcher::ensure_daemon(&paths, Feedback::detect(false)).await?;
-    ui::run(&paths.socket, client).await
+    ui::run(&paths.socket, client, settings).await
 }
 
 async fn daemon(http: Option<SocketAddr>, reindex: bool) -> anyhow::Result<()> {

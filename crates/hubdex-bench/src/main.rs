@@ -4,9 +4,12 @@
 //!
 //! ```sh
 //! cargo run --release -p hubdex-bench -- relevance
+//! cargo build --release -p hubdex -p hubdex-fakehub && cargo run --release -p hubdex-bench -- search --records 1000000
 //! ```
 
+mod download;
 mod relevance;
+mod search;
 
 use clap::{Parser, Subcommand};
 
@@ -24,10 +27,18 @@ enum Command {
     /// Search quality on the real catalog: known-item and topical queries, against a
     /// baseline that imitates the Hub's id-substring search; and search latency.
     Relevance(relevance::Args),
+    /// Download speed, memory and CPU: hubdex, `curl -o` and huggingface_hub fetching a
+    /// 1 GiB file and a 200-file repo from a local fake Hub.
+    Download(download::Args),
+    /// hubdex at the Hub's scale: full and incremental sync, search latency over IPC and
+    /// HTTP, HTTP throughput, memory and disk; `--peer redis` times the HSCAN design.
+    Search(search::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Relevance(args) => relevance::run(&args),
+        Command::Download(args) => download::run(&args),
+        Command::Search(args) => search::run(&args),
     }
 }

@@ -16,7 +16,7 @@ pub use facets::{FacetCount, Facets};
 pub use id::{DatasetId, IdError};
 pub use query::{
     Condition, Counter, Expr, Filter, Flag, Keyword, Query, QueryError, QueryErrorKind, SizeFilter,
-    Span, Text, TimeField, TimeFilter, TimePoint,
+    Span, Text, TimeField, TimeFilter, TimePoint, language_names,
 };
 pub use size::{BYTES_PER_ROW, SizeBucket, UnknownBucket};
 pub use sort::{Order, Sort, SortKey, UnknownSort};

@@ -125,6 +125,13 @@ impl Files {
         }
     }
 
+    /// Runs `f` on a repo (or `None` when there is none), after reading it again from its
+    /// `--repos` folder: how the dataset-viewer routes (viewer.rs) see the repos.
+    pub(crate) async fn with_repo<T>(&self, id: &str, f: impl FnOnce(Option<&Repo>) -> T) -> T {
+        self.refresh(id).await;
+        f(read(&self.repos).get(id))
+    }
+
     fn take_body_fault(&self, method: &Method) -> Option<FileFault> {
         (method != Method::HEAD)
             .then(|| lock(&self.faults).take_body())

@@ -36,6 +36,7 @@ mod render;
 mod repos;
 mod server;
 mod synthetic;
+mod viewer;
 mod webhooks;
 mod words;
 

@@ -224,6 +224,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/datasets", get(list_datasets))
         .route("/api/datasets/{*rest}", get(dataset_info).post(paths_info))
         .merge(crate::files::routes(Arc::clone(&shared.files)))
+        .merge(crate::viewer::routes(Arc::clone(&shared.files)))
         .route("/_fakehub/faults", post(add_faults))
         .route("/_fakehub/requests", get(list_requests))
         .route("/_fakehub/mutate", post(mutate_route))

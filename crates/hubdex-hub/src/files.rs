@@ -115,6 +115,9 @@ pub struct Download {
     /// The offset of the body's first byte. It is the asked-for start after a `206`, and 0
     /// when the server ignored the range (`200`): the caller must then discard what it had.
     pub start: u64,
+    /// The offset just past the body's last byte: the end asked for after a `206`, the
+    /// file's size after a `200`.
+    pub end: u64,
     /// The whole file's size.
     pub total: u64,
     /// The bytes from `start`. The stream fails if the connection breaks, and with
@@ -127,6 +130,7 @@ impl fmt::Debug for Download {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Download")
             .field("start", &self.start)
+            .field("end", &self.end)
             .field("total", &self.total)
             .finish_non_exhaustive()
     }
@@ -597,6 +601,28 @@ impl HubClient {
         }))
     }
 
+    /// What the `HEAD` probe would say of a file whose commit, etag and size are already
+    /// known from the tree listing of that commit, without sending it: the download URL is
+    /// the resolve URL, which redirects LFS files to their CDN (followed by
+    /// [`HubClient::download`] without the token). Saves one request per file.
+    pub fn file_at_commit(
+        &self,
+        id: &DatasetId,
+        commit: &str,
+        path: &str,
+        etag: &str,
+        size: u64,
+        is_lfs: bool,
+    ) -> FileMetadata {
+        FileMetadata {
+            commit: commit.to_string(),
+            etag: etag.to_string(),
+            size,
+            url: self.resolve_url(id, commit, path).to_string(),
+            is_lfs,
+        }
+    }
+
     /// GET the file from `start` (`Range: bytes=start-`), dropping Authorization when the
     /// URL's host differs from the endpoint's.
     ///
@@ -605,14 +631,35 @@ impl HubClient {
     /// the end is [`HubError::RangeNotSatisfiable`]; a server that ignores the range answers
     /// the whole file with [`Download::start`] 0.
     pub async fn download(&self, meta: &FileMetadata, start: u64) -> Result<Download, HubError> {
+        self.download_range(meta, start, None).await
+    }
+
+    /// GET bytes `start..end` of the file (`Range: bytes=start-(end-1)`; to the end of the
+    /// file when `end` is `None`), as [`HubClient::download`] does. The body holds exactly
+    /// the bytes asked for after a `206`; a server that ignores the range answers the whole
+    /// file with [`Download::start`] 0, which the caller must handle.
+    pub async fn download_range(
+        &self,
+        meta: &FileMetadata,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<Download, HubError> {
         let mut url = Url::parse(&meta.url).map_err(|e| HubError::InvalidUrl {
             url: meta.url.clone(),
             reason: e.to_string(),
         })?;
+        let end = end.filter(|end| *end < meta.size);
+        if end.is_some_and(|end| end <= start) {
+            return Err(HubError::RangeNotSatisfiable {
+                url: url.to_string(),
+                start,
+                size: Some(meta.size),
+            });
+        }
         for _ in 0..=MAX_REDIRECTS {
             let id = self.dataset_of(&url);
             let fetched = self
-                .retrying(&url, || self.fetch_once(&url, id.as_ref(), start))
+                .retrying(&url, || self.fetch_once(&url, id.as_ref(), start, end))
                 .await?;
             match fetched {
                 Fetch::Redirect(next) => url = next,
@@ -630,13 +677,16 @@ impl HubClient {
         url: &Url,
         id: Option<&DatasetId>,
         start: u64,
+        end: Option<u64>,
     ) -> Result<Fetch, Failure> {
         let mut request = self
             .authorize(self.files_http().get(url.clone()), url)
             .header(ACCEPT, "*/*")
             .header(ACCEPT_ENCODING, "identity");
-        if start > 0 {
-            request = request.header(RANGE, format!("bytes={start}-"));
+        match end {
+            Some(end) => request = request.header(RANGE, format!("bytes={start}-{}", end - 1)),
+            None if start > 0 => request = request.header(RANGE, format!("bytes={start}-")),
+            None => {}
         }
         let response = request
             .send()
@@ -735,6 +785,7 @@ fn body(
     };
     Ok(Download {
         start: first,
+        end: first + length,
         total,
         body: Box::pin(body),
     })

@@ -331,6 +331,50 @@ async fn lfs_files_download_from_the_cdn_without_the_token() {
 }
 
 #[tokio::test]
+async fn a_file_known_from_the_tree_downloads_by_ranges_without_a_probe() {
+    let hub = fake_hub().await;
+    let hf = client(&hub, Some("hf_any"));
+    let bytes = parquet();
+    let info = hf.revision_info(&id("acme/data"), "main").await.unwrap();
+    let meta = hf.file_at_commit(
+        &id("acme/data"),
+        &info.sha,
+        "data/train.parquet",
+        &hex(&Sha256::digest(&bytes)),
+        bytes.len() as u64,
+        true,
+    );
+    let part = hf.download_range(&meta, 100, Some(4196)).await.unwrap();
+    assert_eq!((part.start, part.end), (100, 4196));
+    assert_eq!(read_all(part).await, bytes[100..4196]);
+    // An end past the file means "to the end".
+    let tail = hf
+        .download_range(&meta, 19_000, Some(1 << 40))
+        .await
+        .unwrap();
+    assert_eq!((tail.start, tail.end), (19_000, bytes.len() as u64));
+    assert_eq!(read_all(tail).await, bytes[19_000..]);
+    assert!(matches!(
+        hf.download_range(&meta, 50, Some(50)).await,
+        Err(HubError::RangeNotSatisfiable { .. })
+    ));
+
+    let log = hub.requests();
+    assert!(
+        !log.iter().any(|r| r.method == "HEAD"),
+        "no probe was sent: {log:?}"
+    );
+    let cdn: Vec<_> = log
+        .iter()
+        .filter(|r| r.path.starts_with("/lfs-cdn/"))
+        .collect();
+    assert_eq!(cdn.len(), 2, "the resolve GET was redirected to the CDN");
+    assert!(cdn.iter().all(|r| !r.authorization));
+    assert_eq!(cdn[0].range.as_deref(), Some("bytes=100-4195"));
+    assert_eq!(cdn[1].range.as_deref(), Some("bytes=19000-"));
+}
+
+#[tokio::test]
 async fn a_start_at_the_end_is_range_not_satisfiable() {
     let hub = fake_hub().await;
     let hf = client(&hub, None);

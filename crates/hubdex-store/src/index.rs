@@ -3,6 +3,13 @@
 //! It holds no whole records (sled has them): a hit is a document address, which the `id`
 //! fast field turns into the id to fetch from sled. Each commit carries the store generation
 //! it reflects as its payload, so opening the catalog knows what the index missed.
+//!
+//! The writer exists only while the catalog writes: a batch opens it with tantivy's smallest
+//! arena, commits and closes it; a bulk load (a walk of the whole catalog, a rebuild) opens
+//! it with the larger bulk arena, commits every [`BULK_COMMIT_DOCS`] documents or
+//! [`BULK_COMMIT_INTERVAL`], and closes it at the end. Closing waits for the merges the
+//! commits started, so the index is left in few segments and an idle daemon holds neither
+//! the arena nor the writer's threads.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -10,6 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use hubdex_core::{Dataset, Facets, Query, Sort};
@@ -22,20 +30,25 @@ use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyError, Term,
 };
 
-use crate::StoreError;
 use crate::analysis::{ANALYZER, index_analyzer};
 use crate::schema::{Fields, build_schema, document};
 use crate::search::{Planner, raw_term};
+use crate::{Marks, StoreError};
 
 /// Bumped whenever the schema or the analyzer changes, so an old index is rebuilt on open.
-/// 2: ranking fields, CJK bigrams, stemming, keyword and size fields.
-const FORMAT: u32 = 2;
+/// 2: ranking fields, CJK bigrams, stemming, keyword and size fields. 3: language names,
+/// descriptions without the card template.
+const FORMAT: u32 = 3;
 /// Most hits one search returns.
 const MAX_LIMIT: usize = 1000;
 /// tantivy's smallest per-thread writer arena.
 const MIN_WRITER_BYTES: usize = 15_000_000;
 /// Keep the arena well inside tantivy's u32 limit.
 const MAX_WRITER_BYTES: usize = 3_000_000_000;
+/// A bulk load commits once this many documents are pending...
+pub(crate) const BULK_COMMIT_DOCS: usize = 250_000;
+/// ... or when its last commit is this old, so searches during a long sync see its progress.
+pub(crate) const BULK_COMMIT_INTERVAL: Duration = Duration::from_secs(15);
 
 /// The commit payload: which store generation an index commit reflects.
 #[derive(Serialize, Deserialize)]
@@ -55,40 +68,74 @@ pub(crate) enum Opened {
 /// The index, its reader and its single writer.
 pub(crate) struct SearchIndex {
     dir: PathBuf,
+    index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    writer: Mutex<Writer>,
     fields: Fields,
     indexed_generation: AtomicU64,
+    bulk_memory_bytes: usize,
+}
+
+/// The single writer's state. Holding its lock serializes every catalog write.
+pub(crate) struct Writer {
+    /// tantivy's writer, only while writing.
+    open: Option<IndexWriter>,
+    /// The open writer has the bulk arena.
+    bulk: bool,
+    /// The store generation of everything given to the index, committed or not.
+    written: u64,
+    /// Documents added or deleted since the last commit.
+    pending: usize,
+    /// When the index was last committed.
+    last_commit: Instant,
+}
+
+impl Writer {
+    /// The store generation of everything given to the index, committed or not: where a
+    /// catch-up starts.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// True while tantivy's writer (its arena and threads) exists.
+    #[cfg(test)]
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// True when a bulk load has added enough since the last commit to commit now.
+    pub(crate) fn commit_due(&self) -> bool {
+        self.pending >= BULK_COMMIT_DOCS
+            || (self.pending > 0 && self.last_commit.elapsed() >= BULK_COMMIT_INTERVAL)
+    }
 }
 
 impl SearchIndex {
     /// Opens the index in `dir`, or creates an empty one when it is missing, unreadable or
-    /// of another format (the caller then fills it from the records).
+    /// of another format (the caller then fills it from the records). No writer is opened
+    /// until the first write; `bulk_memory_bytes` is the arena of bulk loads.
     pub(crate) fn open(
         dir: &Path,
-        writer_memory_bytes: usize,
+        bulk_memory_bytes: usize,
     ) -> Result<(SearchIndex, Opened), StoreError> {
         let (schema, fields) = build_schema();
-        let budget = writer_memory_bytes.clamp(MIN_WRITER_BYTES, MAX_WRITER_BYTES);
         let existing = match open_existing(dir, &schema) {
-            Ok(Some((index, generation))) => match start(&index, budget) {
-                Ok(started) => Ok(Some((started, generation))),
-                Err(TantivyError::LockFailure(LockError::LockBusy, _)) => {
-                    return Err(locked(dir));
-                }
+            Ok(Some((index, generation))) => match start(&index) {
+                Ok(reader) => Ok(Some((index, reader, generation))),
                 Err(e) => Err(e.to_string()),
             },
             Ok(None) => Ok(None),
             Err(reason) => Err(reason),
         };
-        let ((writer, reader), opened) = match existing {
-            Ok(Some((started, generation))) => (started, Opened::At(generation)),
+        let (index, reader, opened) = match existing {
+            Ok(Some((index, reader, generation))) => (index, reader, Opened::At(generation)),
             Ok(None) => {
                 tracing::info!(
                     dir = %dir.display(),
                     "no search index yet; building it from the record store"
                 );
-                (create(dir, schema, budget)?, Opened::Empty)
+                let (index, reader) = create(dir, schema)?;
+                (index, reader, Opened::Empty)
             }
             Err(reason) => {
                 tracing::warn!(
@@ -96,19 +143,29 @@ impl SearchIndex {
                     %reason,
                     "search index unusable; rebuilding it from the record store"
                 );
-                (create(dir, schema, budget)?, Opened::Empty)
+                let (index, reader) = create(dir, schema)?;
+                (index, reader, Opened::Empty)
             }
         };
         let generation = match opened {
             Opened::At(generation) => generation,
             Opened::Empty => 0,
         };
+        let writer = Writer {
+            open: None,
+            bulk: false,
+            written: generation,
+            pending: 0,
+            last_commit: Instant::now(),
+        };
         let search_index = SearchIndex {
             dir: dir.to_path_buf(),
+            index,
             reader,
             writer: Mutex::new(writer),
             fields,
             indexed_generation: AtomicU64::new(generation),
+            bulk_memory_bytes: bulk_memory_bytes.clamp(MIN_WRITER_BYTES, MAX_WRITER_BYTES),
         };
         Ok((search_index, opened))
     }
@@ -119,59 +176,159 @@ impl SearchIndex {
     }
 
     /// The single writer; holding it serializes every catalog write.
-    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, IndexWriter>, StoreError> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
         self.writer.lock().map_err(|_| StoreError::Poisoned)
     }
 
-    /// Replaces the documents of `upserts`, deletes `removals`, and commits as `generation`.
-    /// On failure the uncommitted changes are rolled back.
-    pub(crate) fn apply<'a>(
+    /// Gives the index the changes of store generation `generation`: `upserts` (each with
+    /// whether an older version may be indexed) replace or add documents, `removals` are
+    /// deleted. Nothing is committed; see [`SearchIndex::commit`]. A `bulk` write opens the
+    /// writer with the bulk arena. On failure everything uncommitted is rolled back.
+    pub(crate) fn add<'a>(
         &self,
-        writer: &mut IndexWriter,
-        upserts: impl IntoIterator<Item = &'a Dataset>,
+        writer: &mut Writer,
+        upserts: impl IntoIterator<Item = (&'a Dataset, bool)>,
         removals: impl IntoIterator<Item = &'a str>,
         generation: u64,
+        bulk: bool,
     ) -> Result<(), StoreError> {
+        let mut pending = 0;
         let result = (|| {
+            let tantivy = self.open_writer(writer, bulk)?;
             for id in removals {
-                writer.delete_term(Term::from_field_text(self.fields.id, id));
+                tantivy.delete_term(Term::from_field_text(self.fields.id, id));
+                pending += 1;
             }
-            for record in upserts {
-                writer.delete_term(Term::from_field_text(self.fields.id, record.id.as_str()));
-                writer.add_document(document(&self.fields, record))?;
+            for (record, existed) in upserts {
+                if existed {
+                    tantivy.delete_term(Term::from_field_text(self.fields.id, record.id.as_str()));
+                }
+                tantivy.add_document(document(&self.fields, record))?;
+                pending += 1;
             }
-            self.commit(writer, generation)
+            Ok(())
         })();
-        result.map_err(|cause| {
-            self.roll_back(writer);
-            self.error(cause)
-        })
+        match result {
+            Ok(()) => {
+                writer.written = generation;
+                writer.pending += pending;
+                Ok(())
+            }
+            Err(cause) => {
+                self.close(writer, false);
+                Err(self.error(cause))
+            }
+        }
     }
 
-    /// Drops every document and indexes `records` instead, committing as `generation`.
-    /// Returns how many records were indexed.
+    /// Commits what was given to the index (if anything) as the generation written, so
+    /// searches see it; with `close`, then waits for the merges under way and closes the
+    /// writer, releasing its memory and threads. On failure everything uncommitted is
+    /// rolled back and the writer closed.
+    pub(crate) fn commit(&self, writer: &mut Writer, close: bool) -> Result<(), StoreError> {
+        if writer.written != self.indexed_generation() || writer.pending > 0 {
+            let generation = writer.written;
+            let result = match writer.open.as_mut() {
+                Some(tantivy) => self.commit_writer(tantivy, generation),
+                None => Ok(()),
+            };
+            if let Err(cause) = result {
+                self.close(writer, false);
+                return Err(self.error(cause));
+            }
+            writer.pending = 0;
+            writer.last_commit = Instant::now();
+        }
+        if close {
+            self.close(writer, true);
+        }
+        Ok(())
+    }
+
+    /// Drops every document and indexes `records` instead, committing as `generation` and
+    /// closing the writer. Returns how many records were indexed.
     pub(crate) fn rebuild(
         &self,
-        writer: &mut IndexWriter,
+        writer: &mut Writer,
         records: impl Iterator<Item = Result<Dataset, StoreError>>,
         generation: u64,
     ) -> Result<u64, StoreError> {
         let result = (|| {
-            writer.delete_all_documents().map_err(|e| self.error(e))?;
+            let tantivy = self.open_writer(writer, true).map_err(|e| self.error(e))?;
+            tantivy.delete_all_documents().map_err(|e| self.error(e))?;
             let mut indexed = 0;
             for record in records {
-                writer
+                tantivy
                     .add_document(document(&self.fields, &record?))
                     .map_err(|e| self.error(e))?;
                 indexed += 1;
             }
-            self.commit(writer, generation).map_err(|e| self.error(e))?;
+            self.commit_writer(tantivy, generation)
+                .map_err(|e| self.error(e))?;
             Ok(indexed)
         })();
-        if result.is_err() {
-            self.roll_back(writer);
+        match result {
+            Ok(indexed) => {
+                writer.written = generation;
+                writer.pending = 0;
+                writer.last_commit = Instant::now();
+                self.close(writer, true);
+                Ok(indexed)
+            }
+            Err(e) => {
+                self.close(writer, false);
+                Err(e)
+            }
         }
-        result
+    }
+
+    /// tantivy's writer, opened if needed: with the bulk arena for a bulk write, else with
+    /// the smallest. A writer opened for small batches has nothing pending (each batch
+    /// commits and closes it), so it is replaced when a bulk write comes.
+    fn open_writer<'w>(
+        &self,
+        writer: &'w mut Writer,
+        bulk: bool,
+    ) -> tantivy::Result<&'w mut IndexWriter> {
+        if bulk && !writer.bulk && writer.open.is_some() && writer.pending == 0 {
+            self.close(writer, true);
+        }
+        if writer.open.is_none() {
+            let budget = if bulk {
+                self.bulk_memory_bytes
+            } else {
+                MIN_WRITER_BYTES
+            };
+            // One indexing thread: the machine is shared with the daemon's other work.
+            let tantivy = self.index.writer_with_num_threads(1, budget)?;
+            writer.bulk = bulk;
+            writer.last_commit = Instant::now();
+            writer.open = Some(tantivy);
+        }
+        writer
+            .open
+            .as_mut()
+            .ok_or_else(|| TantivyError::InternalError("the index writer did not open".into()))
+    }
+
+    /// Closes tantivy's writer: after waiting for its merges (`finish`), or at once after
+    /// rolling back what it has not committed.
+    fn close(&self, writer: &mut Writer, finish: bool) {
+        let Some(mut tantivy) = writer.open.take() else {
+            return;
+        };
+        writer.bulk = false;
+        if finish {
+            if let Err(e) = tantivy.wait_merging_threads() {
+                tracing::warn!(error = %e, "a merge of the search index failed; it is retried at the next commit");
+            }
+        } else {
+            if let Err(e) = tantivy.rollback() {
+                tracing::warn!(error = %e, "could not roll back the search index writer");
+            }
+            writer.written = self.indexed_generation();
+            writer.pending = 0;
+        }
     }
 
     /// The total number of matches and the ids of the hits in `offset..offset + limit`.
@@ -181,10 +338,11 @@ impl SearchIndex {
         sort: Sort,
         limit: usize,
         offset: usize,
+        marks: &Marks,
     ) -> Result<(u64, Vec<String>), StoreError> {
         let searcher = self.reader.searcher();
         let found = (|| {
-            let mut planner = Planner::new(&searcher, &self.fields, Utc::now());
+            let mut planner = Planner::new(&searcher, &self.fields, Utc::now(), marks);
             let (total, addresses) = planner.search(query, sort, limit.min(MAX_LIMIT), offset)?;
             Ok((total, ids_of(&searcher, &addresses)?))
         })();
@@ -192,10 +350,16 @@ impl SearchIndex {
     }
 
     /// Facet counts among the matches of `query`.
-    pub(crate) fn facets(&self, query: &Query, limit: usize) -> Result<Facets, StoreError> {
+    pub(crate) fn facets(
+        &self,
+        query: &Query,
+        limit: usize,
+        marks: &Marks,
+    ) -> Result<Facets, StoreError> {
         let searcher = self.reader.searcher();
         let found = (|| {
-            let matching = Planner::new(&searcher, &self.fields, Utc::now()).matching(query)?;
+            let mut planner = Planner::new(&searcher, &self.fields, Utc::now(), marks);
+            let matching = planner.matching(query)?;
             crate::facets::count(&searcher, &*matching, limit)
         })();
         found.map_err(|e| self.error(e))
@@ -214,7 +378,7 @@ impl SearchIndex {
         Ok(ids.into_iter().next())
     }
 
-    fn commit(&self, writer: &mut IndexWriter, generation: u64) -> tantivy::Result<()> {
+    fn commit_writer(&self, writer: &mut IndexWriter, generation: u64) -> tantivy::Result<()> {
         let payload = Payload {
             format: FORMAT,
             generation,
@@ -227,12 +391,6 @@ impl SearchIndex {
         self.reader.reload()?;
         self.indexed_generation.store(generation, Ordering::SeqCst);
         Ok(())
-    }
-
-    fn roll_back(&self, writer: &mut IndexWriter) {
-        if let Err(e) = writer.rollback() {
-            tracing::warn!(error = %e, "could not roll back the search index writer");
-        }
     }
 
     fn error(&self, cause: TantivyError) -> StoreError {
@@ -257,17 +415,14 @@ fn locked(dir: &Path) -> StoreError {
     }
 }
 
-/// The analyzer registered, the single writer and a reader that reloads only when told to
-/// (after each commit, so a batch is searchable as soon as it is written).
-fn start(index: &Index, writer_memory_bytes: usize) -> tantivy::Result<(IndexWriter, IndexReader)> {
+/// The analyzer registered and a reader that reloads only when told to (after each
+/// commit, so a batch is searchable as soon as it is committed).
+fn start(index: &Index) -> tantivy::Result<IndexReader> {
     index.tokenizers().register(ANALYZER, index_analyzer());
-    // One indexing thread: batches are small and the machine is shared with the daemon.
-    let writer = index.writer_with_num_threads(1, writer_memory_bytes)?;
-    let reader = index
+    index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
-        .try_into()?;
-    Ok((writer, reader))
+        .try_into()
 }
 
 /// The index in `dir` and the generation it reflects; `None` if there is none; an error
@@ -295,12 +450,8 @@ fn open_existing(dir: &Path, schema: &Schema) -> Result<Option<(Index, u64)>, St
     Ok(Some((index, payload.generation)))
 }
 
-/// A fresh, empty index in `dir`, replacing whatever was there, with its writer and reader.
-fn create(
-    dir: &Path,
-    schema: Schema,
-    writer_memory_bytes: usize,
-) -> Result<(IndexWriter, IndexReader), StoreError> {
+/// A fresh, empty index in `dir`, replacing whatever was there, with its reader.
+fn create(dir: &Path, schema: Schema) -> Result<(Index, IndexReader), StoreError> {
     let io = |cause| StoreError::Io {
         path: dir.to_path_buf(),
         cause,
@@ -310,7 +461,7 @@ fn create(
     }
     fs::create_dir_all(dir).map_err(io)?;
     Index::create_in_dir(dir, schema)
-        .and_then(|index| start(&index, writer_memory_bytes))
+        .and_then(|index| start(&index).map(|reader| (index, reader)))
         .map_err(|cause| index_error(dir, cause))
 }
 

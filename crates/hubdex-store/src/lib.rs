@@ -27,21 +27,26 @@ mod records;
 mod schema;
 mod search;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use hubdex_core::{Dataset, DatasetId, Facets, Query, Sort};
-use tantivy::IndexWriter;
 
 pub use error::StoreError;
-use index::{Opened, SearchIndex};
+use index::{Opened, SearchIndex, Writer};
 use records::Records;
+
+/// A catch-up bigger than this (records the index missed) uses the bulk writer arena.
+const BULK_CATCH_UP: usize = 10_000;
 
 /// How much memory the catalog may use; the daemon reads these from its config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CatalogOptions {
     /// sled's page cache. sled's own default is large, so the daemon's RSS would be sled's.
     pub cache_capacity_bytes: u64,
-    /// The tantivy writer's indexing arena (at least 15 MB are used).
+    /// The search index writer's arena during bulk loads ([`Catalog::upsert_bulk`], a
+    /// rebuild); single batches use tantivy's smallest (15 MB). The writer, and so its
+    /// arena, exists only while the catalog writes.
     pub writer_memory_bytes: usize,
 }
 
@@ -72,6 +77,17 @@ pub struct SearchResults {
     pub total: u64,
     /// The records of the requested page, best first.
     pub hits: Vec<Dataset>,
+}
+
+/// The datasets the user follows and has downloaded, by id as written: what `followed:` and
+/// `downloaded:` filter by. The catalog keeps neither (the daemon does), so a search is told
+/// them; `Marks::default()` means nothing is followed or downloaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Ids of followed datasets.
+    pub followed: HashSet<String>,
+    /// Ids of datasets whose files are in the local cache.
+    pub downloaded: HashSet<String>,
 }
 
 /// The dataset catalog: records in sled, searchable through tantivy.
@@ -110,7 +126,10 @@ impl Catalog {
                     );
                     catalog.rebuild(&mut writer)?;
                 }
-                Opened::At(indexed) if indexed < stored => catalog.catch_up(&mut writer)?,
+                Opened::At(indexed) if indexed < stored => {
+                    catalog.catch_up(&mut writer)?;
+                    catalog.commit_locked(&mut writer, true)?;
+                }
                 Opened::At(indexed) => catalog.records.prune_log(indexed)?,
             }
         }
@@ -118,17 +137,28 @@ impl Catalog {
     }
 
     /// Stores the records (the last one wins for a repeated id), then indexes and commits the
-    /// ones that changed. Send pages of about a thousand: each batch is one commit.
+    /// ones that changed: durable and searchable on return. Send pages of about a thousand:
+    /// each batch is one commit. For a walk of the whole catalog use
+    /// [`Catalog::upsert_bulk`].
     pub fn upsert_batch(&self, records: &[Dataset]) -> Result<BatchStats, StoreError> {
+        self.upsert(records, false)
+    }
+
+    /// Like [`Catalog::upsert_batch`] for bulk loads (a walk of the whole catalog): the
+    /// records are stored at once, but the search index commits only every 250,000 records
+    /// or 15 seconds, which makes a bulk load many times faster. Call [`Catalog::commit`]
+    /// when the load ends (or stops). Until then the latest records may be unsearchable; a
+    /// crash loses nothing (the index catches up from the store on open), and sled makes
+    /// the records durable within half a second.
+    pub fn upsert_bulk(&self, records: &[Dataset]) -> Result<BatchStats, StoreError> {
+        self.upsert(records, true)
+    }
+
+    /// Commits what [`Catalog::upsert_bulk`] left pending, making it durable and searchable,
+    /// waits for the index merges under way, and releases the index writer's memory.
+    pub fn commit(&self) -> Result<(), StoreError> {
         let mut writer = self.index.lock()?;
-        self.catch_up(&mut writer)?;
-        let (stats, changed) = self.records.write_upserts(records)?;
-        if let Some(changed) = changed {
-            self.index
-                .apply(&mut writer, changed.upserted, [], changed.generation)?;
-            self.records.prune_log(changed.generation)?;
-        }
-        Ok(stats)
+        self.commit_locked(&mut writer, true)
     }
 
     /// Removes these records; returns how many existed.
@@ -140,9 +170,35 @@ impl Catalog {
         };
         let removed = changed.removed.len() as u64;
         let ids = changed.removed.iter().map(|id| id.as_str());
-        self.index.apply(&mut writer, [], ids, changed.generation)?;
-        self.records.prune_log(changed.generation)?;
+        self.index
+            .add(&mut writer, [], ids, changed.generation, false)?;
+        self.commit_locked(&mut writer, true)?;
         Ok(removed)
+    }
+
+    fn upsert(&self, records: &[Dataset], bulk: bool) -> Result<BatchStats, StoreError> {
+        let mut writer = self.index.lock()?;
+        self.catch_up(&mut writer)?;
+        let (stats, changed) = self.records.write_upserts(records)?;
+        if let Some(changed) = changed {
+            self.index
+                .add(&mut writer, changed.upserted, [], changed.generation, bulk)?;
+        }
+        if !bulk {
+            self.commit_locked(&mut writer, true)?;
+        } else if writer.commit_due() {
+            self.commit_locked(&mut writer, false)?;
+        }
+        Ok(stats)
+    }
+
+    /// Makes the records durable, then commits the index (it must never get ahead of
+    /// durable records) and forgets the change log it now reflects; `close` also closes
+    /// the index writer.
+    fn commit_locked(&self, writer: &mut Writer, close: bool) -> Result<(), StoreError> {
+        self.records.flush()?;
+        self.index.commit(writer, close)?;
+        self.records.prune_log(self.index.indexed_generation())
     }
 
     /// The record with this id; if none has exactly this id, the one whose id differs only
@@ -166,6 +222,9 @@ impl Catalog {
     /// next and descriptions least, times a popularity prior; a record whose id, name or
     /// pretty name is the whole free text comes first. With few matches, misspellings and
     /// partial matches are allowed; without free text, relevance means most downloaded.
+    ///
+    /// `followed:` and `downloaded:` see nothing followed or downloaded here; the daemon,
+    /// which knows, calls [`Catalog::search_marked`].
     pub fn search(
         &self,
         query: &Query,
@@ -173,8 +232,21 @@ impl Catalog {
         limit: usize,
         offset: usize,
     ) -> Result<SearchResults, StoreError> {
+        self.search_marked(query, sort, limit, offset, &Marks::default())
+    }
+
+    /// [`Catalog::search`], with `followed:yes|no` and `downloaded:yes|no` answered from
+    /// `marks`.
+    pub fn search_marked(
+        &self,
+        query: &Query,
+        sort: impl Into<Sort>,
+        limit: usize,
+        offset: usize,
+        marks: &Marks,
+    ) -> Result<SearchResults, StoreError> {
         let sort = query.sort.unwrap_or_else(|| sort.into());
-        let (total, ids) = self.index.search(query, sort, limit, offset)?;
+        let (total, ids) = self.index.search(query, sort, limit, offset, marks)?;
         let mut hits = Vec::with_capacity(ids.len());
         for id in ids {
             match self.records.get(&id)? {
@@ -191,7 +263,17 @@ impl Catalog {
     /// it only when it shows it; it reads fast fields only and costs about one counting pass
     /// over the matches.
     pub fn facets(&self, query: &Query, limit_per_facet: usize) -> Result<Facets, StoreError> {
-        self.index.facets(query, limit_per_facet)
+        self.facets_marked(query, limit_per_facet, &Marks::default())
+    }
+
+    /// [`Catalog::facets`], with `followed:` and `downloaded:` answered from `marks`.
+    pub fn facets_marked(
+        &self,
+        query: &Query,
+        limit_per_facet: usize,
+        marks: &Marks,
+    ) -> Result<Facets, StoreError> {
+        self.index.facets(query, limit_per_facet, marks)
     }
 
     /// How many records the catalog holds (cheap).
@@ -238,9 +320,10 @@ impl Catalog {
         self.records.flush()
     }
 
-    /// Indexes what the change log holds beyond the indexed generation.
-    fn catch_up(&self, writer: &mut IndexWriter) -> Result<(), StoreError> {
-        let indexed = self.index.indexed_generation();
+    /// Gives the index what the change log holds beyond what it was given, without
+    /// committing.
+    fn catch_up(&self, writer: &mut Writer) -> Result<(), StoreError> {
+        let indexed = writer.written();
         let stored = self.records.generation();
         if indexed >= stored {
             return Ok(());
@@ -266,13 +349,16 @@ impl Catalog {
             removals = removals.len(),
             "search index catching up with the record store"
         );
+        let bulk = upserts.len() + removals.len() > BULK_CATCH_UP;
         let removals = removals.iter().map(String::as_str);
-        self.index.apply(writer, &upserts, removals, stored)?;
-        self.records.prune_log(stored)
+        let upserts = upserts.iter().map(|record| (record, true));
+        self.index.add(writer, upserts, removals, stored, bulk)
     }
 
     /// Replaces the whole index with the records in the store.
-    fn rebuild(&self, writer: &mut IndexWriter) -> Result<u64, StoreError> {
+    fn rebuild(&self, writer: &mut Writer) -> Result<u64, StoreError> {
+        // The index must never get ahead of durable records.
+        self.records.flush()?;
         let generation = self.records.generation();
         let records = self.records.iter().filter(|record| match record {
             Err(StoreError::CorruptRecord { id, cause }) => {
@@ -372,5 +458,96 @@ mod tests {
         let mut hits = found(&catalog, "narwhal");
         hits.sort();
         assert_eq!(hits, ["acme/missed", "acme/next"]);
+    }
+
+    fn writer_open(catalog: &Catalog) -> bool {
+        catalog.index.lock().unwrap().is_open()
+    }
+
+    #[test]
+    fn a_batch_leaves_no_index_writer_behind() {
+        let dir = TempDir::new().unwrap();
+        let catalog = Catalog::open(dir.path(), options()).unwrap();
+        assert!(!writer_open(&catalog));
+        catalog
+            .upsert_batch(&[dataset("acme/one", "a lone walrus")])
+            .unwrap();
+        assert_eq!(found(&catalog, "walrus"), ["acme/one"]);
+        assert!(!writer_open(&catalog));
+        catalog
+            .remove_batch(&["acme/one".parse().unwrap()])
+            .unwrap();
+        assert!(found(&catalog, "walrus").is_empty());
+        assert!(!writer_open(&catalog));
+    }
+
+    #[test]
+    fn a_bulk_load_is_searchable_once_committed() {
+        let dir = TempDir::new().unwrap();
+        let catalog = Catalog::open(dir.path(), options()).unwrap();
+        let stats = catalog
+            .upsert_bulk(&[
+                dataset("acme/a", "walrus one"),
+                dataset("acme/b", "walrus two"),
+            ])
+            .unwrap();
+        assert_eq!(stats.inserted, 2);
+        assert_eq!(catalog.len(), 2);
+        assert!(found(&catalog, "walrus").is_empty(), "not committed yet");
+        assert!(writer_open(&catalog));
+        catalog.commit().unwrap();
+        let mut hits = found(&catalog, "walrus");
+        hits.sort();
+        assert_eq!(hits, ["acme/a", "acme/b"]);
+        assert_eq!(catalog.indexed_generation(), catalog.generation());
+        assert!(!writer_open(&catalog));
+        assert!(catalog.records.changed_since(0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_bulk_update_replaces_the_indexed_version() {
+        let dir = TempDir::new().unwrap();
+        let catalog = Catalog::open(dir.path(), options()).unwrap();
+        catalog
+            .upsert_batch(&[dataset("acme/a", "an old walrus")])
+            .unwrap();
+        catalog
+            .upsert_bulk(&[dataset("acme/a", "a new narwhal")])
+            .unwrap();
+        catalog.commit().unwrap();
+        assert!(found(&catalog, "walrus").is_empty());
+        assert_eq!(found(&catalog, "narwhal"), ["acme/a"]);
+    }
+
+    #[test]
+    fn a_batch_after_a_bulk_load_commits_both() {
+        let dir = TempDir::new().unwrap();
+        let catalog = Catalog::open(dir.path(), options()).unwrap();
+        catalog
+            .upsert_bulk(&[dataset("acme/bulk", "walrus")])
+            .unwrap();
+        catalog
+            .upsert_batch(&[dataset("acme/single", "walrus")])
+            .unwrap();
+        let mut hits = found(&catalog, "walrus");
+        hits.sort();
+        assert_eq!(hits, ["acme/bulk", "acme/single"]);
+        assert!(!writer_open(&catalog));
+    }
+
+    #[test]
+    fn an_uncommitted_bulk_load_is_indexed_when_the_catalog_reopens() {
+        let dir = TempDir::new().unwrap();
+        {
+            let catalog = Catalog::open(dir.path(), options()).unwrap();
+            catalog
+                .upsert_bulk(&[dataset("acme/a", "walrus"), dataset("acme/b", "walrus")])
+                .unwrap();
+            // Dropped without commit, as when the daemon stops mid-walk.
+        }
+        let catalog = Catalog::open(dir.path(), options()).unwrap();
+        assert_eq!(catalog.indexed_generation(), catalog.generation());
+        assert_eq!(found(&catalog, "walrus").len(), 2);
+        assert!(!writer_open(&catalog));
     }
 }

@@ -40,8 +40,9 @@ pub(crate) struct Records {
 pub(crate) struct Changed<'a> {
     /// The generation the write created.
     pub(crate) generation: u64,
-    /// Records inserted or updated.
-    pub(crate) upserted: Vec<&'a Dataset>,
+    /// Records inserted or updated, each with whether the store had it before (only then
+    /// can the index hold an older version to replace).
+    pub(crate) upserted: Vec<(&'a Dataset, bool)>,
     /// Ids removed.
     pub(crate) removed: Vec<&'a DatasetId>,
 }
@@ -97,6 +98,7 @@ impl Records {
 
     /// Stores the records that differ from what is stored (the last one wins for repeated
     /// ids), logs them under a new generation and bumps the generation, in one atomic batch.
+    /// Durable at the next [`Records::flush`] (sled flushes on its own within half a second).
     pub(crate) fn write_upserts<'a>(
         &self,
         records: &'a [Dataset],
@@ -120,17 +122,23 @@ impl Records {
                 cause,
             })?;
             let key = record_key(id);
-            match self.db.get(&key).map_err(|e| self.err(e))? {
-                None => stats.inserted += 1,
+            let existed = match self.db.get(&key).map_err(|e| self.err(e))? {
+                None => {
+                    stats.inserted += 1;
+                    false
+                }
                 Some(old) if *old == *json => {
                     stats.unchanged += 1;
                     continue;
                 }
-                Some(_) => stats.updated += 1,
-            }
+                Some(_) => {
+                    stats.updated += 1;
+                    true
+                }
+            };
             batch.insert(key, json);
             batch.insert(log_key(generation, id), OP_UPSERT);
-            upserted.push(record);
+            upserted.push((record, existed));
         }
         if upserted.is_empty() {
             return Ok((stats, None));
@@ -235,8 +243,6 @@ impl Records {
         batch.insert(GENERATION_KEY, &generation.to_be_bytes());
         batch.insert(COUNT_KEY, &count.to_be_bytes());
         self.db.apply_batch(batch).map_err(|e| self.err(e))?;
-        // The index must never get ahead of durable records: make the batch durable first.
-        self.flush()?;
         self.generation.store(generation, Ordering::SeqCst);
         self.count.store(count, Ordering::SeqCst);
         Ok(())

@@ -5,7 +5,7 @@
 //! so a word in an id or a tag outweighs the same word in a description. Exact names go to a
 //! raw `keys` field, filters to raw keyword fields, numbers to fast fields.
 
-use hubdex_core::{Dataset, Keyword};
+use hubdex_core::{Dataset, Keyword, language_names};
 use serde_json::Value;
 use tantivy::TantivyDocument;
 use tantivy::schema::{
@@ -20,6 +20,8 @@ const DOWNLOADS_WEIGHT: f64 = 0.25;
 /// See [`DOWNLOADS_WEIGHT`].
 const LIKES_WEIGHT: f64 = 0.25;
 
+/// Where the card template's table of contents starts in a description.
+const TEMPLATE_START: &str = "Table of Contents";
 /// Card keys whose string values are searchable text.
 const CARD_TEXT_KEYS: &[&str] = &["paperswithcode_id", "source_datasets"];
 /// Card keys read as tags when a record has no tags (old snapshots kept only the card).
@@ -172,6 +174,16 @@ fn tags(record: &Dataset) -> Vec<String> {
     tags
 }
 
+/// A description without the card template's table of contents (`Dataset Card for X Table
+/// of Contents - Dataset Description - Dataset Summary - …`): its headings are in thousands
+/// of cards and say nothing about any of them.
+fn without_template(description: &str) -> &str {
+    match description.find(TEMPLATE_START) {
+        Some(at) => &description[..at],
+        None => description,
+    }
+}
+
 /// The strings of a card value that is a string or a list of strings.
 fn strings(value: Option<&Value>) -> Vec<&str> {
     match value {
@@ -218,7 +230,7 @@ pub(crate) fn document(fields: &Fields, record: &Dataset) -> TantivyDocument {
         doc.add_text(fields.text, author);
     }
     if let Some(description) = record.description.as_deref() {
-        doc.add_text(fields.text, description);
+        doc.add_text(fields.text, without_template(description));
     }
     if let Some(card) = record.card_data.as_ref() {
         for key in CARD_TEXT_KEYS {
@@ -247,6 +259,13 @@ pub(crate) fn document(fields: &Fields, record: &Dataset) -> TantivyDocument {
         }
         doc.add_text(fields.text, value);
         doc.add_text(fields.tags, value);
+        // `language:ko` is also found as `korean`.
+        if family == "language" {
+            for name in language_names(value) {
+                doc.add_text(fields.text, name);
+                doc.add_text(fields.tags, name);
+            }
+        }
     }
 
     if let Some(bucket) = record.size_bucket() {

@@ -6,7 +6,9 @@
 //! must match the combined `text` field, after dropping English stop words (unless nothing
 //! else is left) and stemming. The last word also matches every frequent completion of
 //! itself (as you type); while it is one or two letters long it looks only at names. Phrases,
-//! words inside groups, `OR`, exclusions and filters are matched as written.
+//! words inside groups, `OR`, exclusions and filters are matched as written. The index
+//! expands what records say where it is cheap to do once: a `language:ko` tag is also the
+//! word `korean` (see the schema), so no query pays for expansion.
 //!
 //! # Ranking
 //!
@@ -26,7 +28,7 @@
 //! spelling variants.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashSet};
 use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
@@ -35,17 +37,17 @@ use hubdex_core::{
 };
 use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, SortKeyComputer, TopDocs};
-use tantivy::columnar::StrColumn;
 use tantivy::fastfield::FastValue;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery,
     FuzzyTermQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query as TantivyQuery, RangeQuery,
-    TermQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
+use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, Term};
 
+use crate::Marks;
 use crate::analysis::{self, is_stop_word, plain_words};
 use crate::schema::{Fields, names};
 
@@ -76,19 +78,6 @@ const SUFFIXES: &[&str] = &[
     "ibility", "ible", "ic", "ies", "ing", "ion", "ism", "ist", "ity", "ive", "ize", "ly", "ment",
     "ness", "ous", "s", "y",
 ];
-/// Documents sampled to learn which tag values go with a word (query expansion).
-const EXPANSION_SAMPLE: usize = 1_000;
-/// A word needs this many documents before its tag associations are trusted.
-const EXPANSION_SUPPORT: u64 = 5;
-/// A tag value joins a word when at least this share of the word's documents have it…
-const EXPANSION_SHARE: f64 = 0.4;
-/// …and it is this many times likelier among them than in the whole catalog.
-const EXPANSION_LIFT: f64 = 5.0;
-/// Most tag values one word expands to.
-const MAX_EXPANSIONS: usize = 2;
-/// The score of a record matching a word only through a tag value the word goes with:
-/// below what the word itself scores in a text, so records that say it come first.
-const EXPANSION_SCORE: Score = 1.0;
 /// How many spelling variants of a word join a forgiving query, most frequent first.
 const MAX_VARIANTS: usize = 8;
 /// A spelling variant's score relative to the word itself.
@@ -124,6 +113,7 @@ pub(crate) struct Planner<'a> {
     fields: &'a Fields,
     analyzer: TextAnalyzer,
     now: DateTime<Utc>,
+    marks: &'a Marks,
 }
 
 /// The tantivy query for a mode, and whether it ranks by text.
@@ -133,12 +123,18 @@ struct Plan {
 }
 
 impl<'a> Planner<'a> {
-    pub(crate) fn new(searcher: &'a Searcher, fields: &'a Fields, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(
+        searcher: &'a Searcher,
+        fields: &'a Fields,
+        now: DateTime<Utc>,
+        marks: &'a Marks,
+    ) -> Self {
         Self {
             searcher,
             fields,
             analyzer: analysis::query_analyzer(),
             now,
+            marks,
         }
     }
 
@@ -366,10 +362,6 @@ impl<'a> Planner<'a> {
                 alternatives.push(Box::new(query));
             }
         }
-        for (field, value) in self.expansions(&token.stem)? {
-            let query = ConstScoreQuery::new(raw_term(field, &value), EXPANSION_SCORE);
-            alternatives.push(Box::new(query));
-        }
         if token.prefix {
             let field = self.fields.text;
             for completion in self.completions(field, token)? {
@@ -489,91 +481,6 @@ impl<'a> Planner<'a> {
             candidates.add(top);
         }
         candidates.most_frequent(self.searcher, self.fields.text)
-    }
-
-    /// Tag values that go with a word in this catalog, learned from the records that contain
-    /// it: `korean` goes with `language:ko`, `summarization` with the task, `photos` with
-    /// `modality:image`. A record with the value then matches the word, scoring less than
-    /// one that says it (the canonical `nsmc` is tagged Korean but never says so).
-    fn expansions(&self, stem: &str) -> tantivy::Result<Vec<(Field, String)>> {
-        let term = Term::from_field_text(self.fields.text, stem);
-        if self.searcher.doc_freq(&term)? < EXPANSION_SUPPORT {
-            return Ok(Vec::new());
-        }
-        let fields = self.fields;
-        let families = [
-            (fields.language, names::LANGUAGE),
-            (fields.task, names::TASK),
-            (fields.modality, names::MODALITY),
-        ];
-        let mut counts: HashMap<(usize, String), u64> = HashMap::new();
-        let mut sampled = 0usize;
-        for segment in self.searcher.segment_readers() {
-            if sampled >= EXPANSION_SAMPLE {
-                break;
-            }
-            let inverted = segment.inverted_index(fields.text)?;
-            let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
-            else {
-                continue;
-            };
-            let columns: Vec<Option<StrColumn>> = families
-                .iter()
-                .map(|(_, name)| segment.fast_fields().str(name))
-                .collect::<tantivy::Result<_>>()?;
-            let mut ords: Vec<HashMap<u64, u64>> = vec![HashMap::new(); families.len()];
-            let mut doc = postings.doc();
-            while doc != TERMINATED && sampled < EXPANSION_SAMPLE {
-                if segment
-                    .alive_bitset()
-                    .is_none_or(|alive| alive.is_alive(doc))
-                {
-                    sampled += 1;
-                    for (column, counted) in columns.iter().zip(&mut ords) {
-                        if let Some(column) = column {
-                            for ord in column.term_ords(doc) {
-                                *counted.entry(ord).or_default() += 1;
-                            }
-                        }
-                    }
-                }
-                doc = postings.advance();
-            }
-            for (family, (column, counted)) in columns.iter().zip(ords).enumerate() {
-                let Some(column) = column else { continue };
-                for (ord, count) in counted {
-                    let mut value = String::new();
-                    if column.ord_to_str(ord, &mut value)? {
-                        *counts.entry((family, value)).or_default() += count;
-                    }
-                }
-            }
-        }
-        if sampled == 0 {
-            return Ok(Vec::new());
-        }
-        let all = self.searcher.num_docs().max(1) as f64;
-        let mut found = Vec::new();
-        for ((family, value), count) in counts {
-            let share = count as f64 / sampled as f64;
-            if count < EXPANSION_SUPPORT || share < EXPANSION_SHARE {
-                continue;
-            }
-            let field = families[family].0;
-            let overall = self
-                .searcher
-                .doc_freq(&Term::from_field_text(field, &value))? as f64;
-            let lift = share / (overall / all).max(f64::MIN_POSITIVE);
-            if lift >= EXPANSION_LIFT {
-                found.push((lift, field, value));
-            }
-        }
-        found.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.2.cmp(&b.2)));
-        Ok(found
-            .into_iter()
-            .take(MAX_EXPANSIONS)
-            .map(|(_, field, value)| (field, value))
-            .collect())
     }
 
     /// A part of the query other than the free text. `None` when it matches everything
@@ -712,16 +619,29 @@ impl<'a> Planner<'a> {
                     Term::from_field_bool(fields.gated, *value),
                     IndexRecordOption::Basic,
                 )),
-                // hubdex keeps no follows or downloads yet: nothing is followed or
-                // downloaded, so `:yes` matches no record and `:no` every record.
-                Flag::Followed | Flag::Downloaded => {
-                    if *value {
-                        Box::new(EmptyQuery)
-                    } else {
-                        Box::new(AllQuery)
-                    }
-                }
+                Flag::Followed => self.marked(&self.marks.followed, *value),
+                Flag::Downloaded => self.marked(&self.marks.downloaded, *value),
             },
+        }
+    }
+
+    /// The records whose id is in `ids` (`yes`), or every other record.
+    fn marked(&self, ids: &HashSet<String>, yes: bool) -> Box<dyn TantivyQuery> {
+        let listed: Box<dyn TantivyQuery> = if ids.is_empty() {
+            Box::new(EmptyQuery)
+        } else {
+            let terms = ids
+                .iter()
+                .map(|id| Term::from_field_text(self.fields.id, id));
+            Box::new(TermSetQuery::new(terms))
+        };
+        if yes {
+            listed
+        } else {
+            Box::new(BooleanQuery::new(vec![
+                (Occur::Must, Box::new(AllQuery)),
+                (Occur::MustNot, listed),
+            ]))
         }
     }
 }

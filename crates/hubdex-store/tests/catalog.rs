@@ -5,9 +5,11 @@
     reason = "helpers of tests: a failure there is the test failing"
 )]
 
+use std::collections::HashSet;
+
 use chrono::{TimeZone, Utc};
 use hubdex_core::{Dataset, DatasetId, Query, SortKey};
-use hubdex_store::{BatchStats, Catalog, CatalogOptions, StoreError};
+use hubdex_store::{BatchStats, Catalog, CatalogOptions, Marks, StoreError};
 use tempfile::TempDir;
 
 fn options() -> CatalogOptions {
@@ -324,6 +326,45 @@ fn a_page_holds_at_most_a_thousand_hits() {
         .unwrap();
     assert_eq!(page.total, 1005);
     assert_eq!(page.hits.len(), 1000);
+}
+
+#[test]
+fn followed_and_downloaded_filter_by_the_marks_given() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    catalog.upsert_batch(&sample()).unwrap();
+    let marks = Marks {
+        followed: HashSet::from(["rajpurkar/squad".to_string(), "gone/away".to_string()]),
+        downloaded: HashSet::from(["openai/gsm8k".to_string()]),
+    };
+    let marked = |query: &str, marks: &Marks| -> Vec<String> {
+        let results = catalog
+            .search_marked(&Query::parse(query), SortKey::Downloads, 10, 0, marks)
+            .unwrap();
+        results.hits.into_iter().map(|d| d.id.to_string()).collect()
+    };
+    assert_eq!(marked("followed:yes", &marks), ["rajpurkar/squad"]);
+    assert_eq!(
+        marked("followed:no", &marks),
+        ["openai/gsm8k", "acme/tiny-reviews"]
+    );
+    assert_eq!(marked("downloaded:yes", &marks), ["openai/gsm8k"]);
+    assert_eq!(marked("downloaded:no reading", &marks), ["rajpurkar/squad"]);
+    assert!(marked("followed:yes downloaded:yes", &marks).is_empty());
+    assert_eq!(
+        marked("followed:yes OR downloaded:yes", &marks),
+        ["openai/gsm8k", "rajpurkar/squad"]
+    );
+    assert!(marked("-followed:no -downloaded:no", &marks).is_empty());
+    // Without marks nothing is followed or downloaded.
+    assert!(marked("followed:yes", &Marks::default()).is_empty());
+    assert_eq!(marked("downloaded:no", &Marks::default()).len(), 3);
+    assert!(find(&catalog, "followed:yes").is_empty());
+    // Facets count the marked records only.
+    let facets = catalog
+        .facets_marked(&Query::parse("followed:yes"), 10, &marks)
+        .unwrap();
+    assert_eq!(facets.counted, 1);
 }
 
 #[test]

@@ -33,6 +33,11 @@ pub struct JobsConfig {
     pub lock_timeout: Duration,
     /// Finished jobs remembered; older ones are forgotten at start.
     pub keep_finished: usize,
+    /// Connections one large file is fetched over at once, as byte ranges; 1 fetches every
+    /// file over a single connection.
+    pub range_connections: usize,
+    /// Files with at least this many bytes left to fetch use `range_connections`.
+    pub range_min_size: u64,
 }
 
 impl Default for JobsConfig {
@@ -47,6 +52,8 @@ impl Default for JobsConfig {
             stall_timeout: Duration::from_secs(60),
             lock_timeout: Duration::from_secs(60),
             keep_finished: 1000,
+            range_connections: 4,
+            range_min_size: 256 << 20,
         }
     }
 }
@@ -62,6 +69,9 @@ impl JobsConfig {
         }
         if !(1..=16).contains(&self.maintenance_jobs) {
             return Err("jobs.maintenance_jobs must be between 1 and 16".into());
+        }
+        if !(1..=16).contains(&self.range_connections) {
+            return Err("jobs.range_connections must be between 1 and 16".into());
         }
         if self.retries > 100 {
             return Err("jobs.retries must be at most 100".into());

@@ -7,8 +7,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, IoSlice, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -26,8 +28,13 @@ use super::hash::{ContentHasher, HashKind};
 const LOCK_POLL: Duration = Duration::from_millis(50);
 /// The read buffer used to re-hash a partial file.
 const REHASH_BUFFER: usize = 1 << 20;
-/// Batches at least this big are hashed on a second thread while they are written.
-const PARALLEL_HASH_BYTES: usize = 256 << 10;
+/// Batches waiting for the hashing thread of an in-order append.
+const HASH_QUEUE: usize = 4;
+/// Most buffers handed to one `writev` (Linux's `IOV_MAX`).
+const MAX_IOVECS: usize = 1024;
+/// The block a range write always ends on (except at the end of the file), and the unit of
+/// the zeros that end the bytes trusted in a reopened partial.
+pub(crate) const ZERO_BLOCK: u64 = 4096;
 
 /// An I/O failure with the path it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -147,13 +154,41 @@ fn lock_is_free(repo: &RepoCache, etag: &Etag) -> bool {
 
 /// A blob being written to `blobs/<etag>.incomplete`, with its checksum kept up to date, so
 /// it can resume from its last byte in this or a later process.
+///
+/// Bytes arrive in order ([`Partial::append_from`]) or, for large files, as ranges written
+/// at their offsets and hashed back in order ([`Partial::hash_written`]). Ranges leave
+/// unwritten gaps that read as zeros if the process dies, so when a partial is reopened its
+/// first 4 KiB-aligned block of zeros ends the bytes trusted (range writes always end on such
+/// a boundary); a file whose content really holds such a block only costs a re-fetch.
 pub(crate) struct Partial {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
     hasher: ContentHasher,
     kind: HashKind,
     size: u64,
     len: u64,
+}
+
+/// Whether `block` holds only zeros.
+fn all_zero(block: &[u8]) -> bool {
+    block
+        .chunks(16)
+        .all(|c| c.iter().fold(0u8, |acc, b| acc | b) == 0)
+}
+
+/// How many of `data` (which starts at `offset` of the file) come before the first
+/// `ZERO_BLOCK`-aligned block of zeros lying wholly inside it; all of it when there is none.
+fn before_zero_block(data: &[u8], offset: u64) -> usize {
+    let first = offset.next_multiple_of(ZERO_BLOCK) - offset;
+    let mut at = usize::try_from(first).unwrap_or(usize::MAX);
+    let block = ZERO_BLOCK as usize;
+    while at.saturating_add(block) <= data.len() {
+        if all_zero(&data[at..at + block]) {
+            return at;
+        }
+        at += block;
+    }
+    data.len()
 }
 
 impl Partial {
@@ -182,25 +217,29 @@ impl Partial {
             len = 0;
         }
         let mut hasher = ContentHasher::new(kind, size);
+        let mut trusted = 0;
         if len > 0 {
             file.seek(SeekFrom::Start(0)).map_err(err("read", path))?;
             let mut buffer = vec![0; REHASH_BUFFER];
-            let mut remaining = len;
-            while remaining > 0 {
-                let want = usize::try_from(remaining.min(REHASH_BUFFER as u64)).unwrap_or(0);
-                let got = file.read(&mut buffer[..want]).map_err(err("read", path))?;
-                if got == 0 {
+            while trusted < len {
+                let want = usize::try_from((len - trusted).min(REHASH_BUFFER as u64)).unwrap_or(0);
+                let data = &mut buffer[..want];
+                if file.read_exact(data).is_err() {
                     break;
                 }
-                hasher.update(&buffer[..got]);
-                remaining -= got as u64;
+                let keep = before_zero_block(data, trusted);
+                hasher.update(&data[..keep]);
+                trusted += keep as u64;
+                if keep < want {
+                    break;
+                }
             }
-            len -= remaining;
         }
+        let len = trusted;
         file.seek(SeekFrom::Start(len)).map_err(err("seek", path))?;
         file.set_len(len).map_err(err("truncate", path))?;
         Ok(Partial {
-            file,
+            file: Arc::new(file),
             path: path.to_path_buf(),
             hasher,
             kind,
@@ -209,14 +248,20 @@ impl Partial {
         })
     }
 
-    /// Bytes on disk so far.
+    /// The partial file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes on disk so far (in order from the start, and hashed).
     pub(crate) fn len(&self) -> u64 {
         self.len
     }
 
     /// Appends bytes and hashes them.
+    #[cfg(test)]
     pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<(), DiskError> {
-        self.file
+        (&*self.file)
             .write_all(bytes)
             .map_err(err("write", &self.path))?;
         self.hasher.update(bytes);
@@ -224,38 +269,85 @@ impl Partial {
         Ok(())
     }
 
-    /// Appends a batch of chunks, hashing them on a second thread while they are written, so
-    /// a large file costs the slower of the two rather than their sum. After an error the
-    /// partial must not be used further (a new [`Partial::open`] re-hashes what is on disk).
-    pub(crate) fn append_all<B: AsRef<[u8]> + Sync>(
+    /// Appends every batch `next` gives until it gives `None`: each batch is written with
+    /// one `writev` while a second thread hashes the batches in order, so a large file costs
+    /// the slower of the two rather than their sum. After an error the partial must not be
+    /// used further (a new [`Partial::open`] re-hashes what is on disk).
+    pub(crate) fn append_from<B: AsRef<[u8]> + Clone + Send + 'static>(
         &mut self,
-        chunks: &[B],
+        mut next: impl FnMut() -> Option<Vec<B>>,
     ) -> Result<(), DiskError> {
-        let total: usize = chunks.iter().map(|c| c.as_ref().len()).sum();
-        if total < PARALLEL_HASH_BYTES {
-            return chunks.iter().try_for_each(|c| self.append(c.as_ref()));
-        }
-        let (file, hasher) = (&mut self.file, &mut self.hasher);
-        let written = std::thread::scope(|scope| {
+        let (file, path) = (&*self.file, &self.path);
+        let hasher = &mut self.hasher;
+        let len = &mut self.len;
+        std::thread::scope(|scope| {
+            let (to_hasher, batches) = std::sync::mpsc::sync_channel::<Vec<B>>(HASH_QUEUE);
             let hashing = scope.spawn(move || {
-                for chunk in chunks {
-                    hasher.update(chunk.as_ref());
+                for batch in batches {
+                    for chunk in &batch {
+                        hasher.update(chunk.as_ref());
+                    }
                 }
             });
-            let written = chunks.iter().try_for_each(|c| file.write_all(c.as_ref()));
-            let hashed = hashing.join();
-            written
-                .and_then(|()| hashed.map_err(|_| io::Error::other("the hashing thread panicked")))
-        });
-        written.map_err(err("write", &self.path))?;
-        self.len += total as u64;
+            let mut written = Ok(());
+            while let Some(batch) = next() {
+                let total: u64 = batch.iter().map(|c| c.as_ref().len() as u64).sum();
+                if to_hasher.send(batch.clone()).is_err() {
+                    written = Err(io::Error::other("the hashing thread stopped"));
+                    break;
+                }
+                if let Err(e) = write_all_vectored(file, &batch) {
+                    written = Err(e);
+                    break;
+                }
+                *len += total;
+            }
+            drop(to_hasher);
+            let hashed = hashing
+                .join()
+                .map_err(|_| io::Error::other("the hashing thread panicked"));
+            written.and(hashed)
+        })
+        .map_err(err("write", path))
+    }
+
+    /// The file, for writing ranges at their offsets ([`write_range`]) while this partial
+    /// hashes them back in order.
+    pub(crate) fn shared_file(&self) -> Arc<File> {
+        self.file.clone()
+    }
+
+    /// Reads back bytes `len..upto`, written by [`write_range`], and hashes them: the
+    /// partial then holds `upto` bytes.
+    pub(crate) fn hash_written(&mut self, upto: u64, buffer: &mut [u8]) -> Result<(), DiskError> {
+        while self.len < upto && !buffer.is_empty() {
+            let want = usize::try_from((upto - self.len).min(buffer.len() as u64)).unwrap_or(0);
+            let data = &mut buffer[..want];
+            self.file
+                .read_exact_at(data, self.len)
+                .map_err(err("read", &self.path))?;
+            self.hasher.update(data);
+            self.len += want as u64;
+        }
+        Ok(())
+    }
+
+    /// Cuts the file after the bytes hashed (dropping ranges written past a gap) and puts
+    /// the write position there, for an in-order append to go on.
+    pub(crate) fn settle(&mut self) -> Result<(), DiskError> {
+        self.file
+            .set_len(self.len)
+            .map_err(err("truncate", &self.path))?;
+        (&*self.file)
+            .seek(SeekFrom::Start(self.len))
+            .map_err(err("seek", &self.path))?;
         Ok(())
     }
 
     /// Throws the bytes away to start again from zero.
     pub(crate) fn restart(&mut self) -> Result<(), DiskError> {
         self.file.set_len(0).map_err(err("truncate", &self.path))?;
-        self.file
+        (&*self.file)
             .seek(SeekFrom::Start(0))
             .map_err(err("seek", &self.path))?;
         self.hasher = ContentHasher::new(self.kind, self.size);
@@ -273,6 +365,42 @@ impl Partial {
         drop(self.file);
         fs::rename(&self.path, blob).map_err(err("move into place", blob))
     }
+}
+
+/// Writes every chunk at the file's position with as few `writev` calls as possible.
+fn write_all_vectored<B: AsRef<[u8]>>(mut file: &File, chunks: &[B]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = chunks
+        .iter()
+        .map(|c| c.as_ref())
+        .filter(|c| !c.is_empty())
+        .map(IoSlice::new)
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let upto = rest.len().min(MAX_IOVECS);
+        let n = file.write_vectored(&rest[..upto])?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut rest, n);
+    }
+    Ok(())
+}
+
+/// Writes `chunks` at `offset` of a partial's file (see [`Partial::shared_file`]).
+pub(crate) fn write_range<B: AsRef<[u8]>>(
+    file: &File,
+    path: &Path,
+    mut offset: u64,
+    chunks: &[B],
+) -> Result<(), DiskError> {
+    for chunk in chunks {
+        let chunk = chunk.as_ref();
+        file.write_all_at(chunk, offset)
+            .map_err(err("write", path))?;
+        offset += chunk.len() as u64;
+    }
+    Ok(())
 }
 
 /// True when `blobs/<etag>` is a complete file of `size` bytes.
@@ -724,14 +852,64 @@ mod tests {
         whole.update(&data);
         let size = data.len() as u64;
         let mut p = Partial::open(&path, HashKind::GitBlobSha1, size, false).unwrap();
-        let (small, big) = data.split_at(1000);
-        p.append_all(&[small]).unwrap();
-        let chunks: Vec<&[u8]> = big.chunks(100_000).collect();
-        p.append_all(&chunks).unwrap();
+        let mut batches: Vec<Vec<Vec<u8>>> = vec![vec![data[..1000].to_vec()]];
+        batches.extend(
+            data[1000..]
+                .chunks(700_000)
+                .map(|b| b.chunks(100_000).map(<[u8]>::to_vec).collect()),
+        );
+        let mut batches = batches.into_iter();
+        p.append_from(|| batches.next()).unwrap();
         assert_eq!(p.len(), size);
         assert_eq!(p.digest(), whole.finish());
         drop(p);
         assert_eq!(fs::read(&path).unwrap(), data);
+    }
+
+    #[test]
+    fn a_reopened_partial_trusts_its_bytes_up_to_the_first_block_of_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.incomplete");
+        // What parallel ranges leave after a crash: a prefix, a gap, a later range.
+        let prefix: Vec<u8> = (0..3 * ZERO_BLOCK).map(|i| (i % 251) as u8 | 1).collect();
+        {
+            let file = File::create(&path).unwrap();
+            file.write_all_at(&prefix, 0).unwrap();
+            file.write_all_at(&[7u8; 5000], 6 * ZERO_BLOCK).unwrap();
+        }
+        let size = 10 * ZERO_BLOCK;
+        let p = Partial::open(&path, HashKind::Sha256, size, false).unwrap();
+        assert_eq!(p.len(), prefix.len() as u64);
+        let mut expected = ContentHasher::new(HashKind::Sha256, size);
+        expected.update(&prefix);
+        assert_eq!(p.digest(), expected.finish());
+        assert_eq!(fs::metadata(&path).unwrap().len(), prefix.len() as u64);
+        // Without a block of zeros every byte is kept, whatever the length.
+        fs::write(&path, [5u8; 9999]).unwrap();
+        let p = Partial::open(&path, HashKind::Sha256, size, false).unwrap();
+        assert_eq!(p.len(), 9999);
+    }
+
+    #[test]
+    fn ranges_written_out_of_order_are_hashed_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.incomplete");
+        let data: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+        let size = data.len() as u64;
+        let mut p = Partial::open(&path, HashKind::GitBlobSha1, size, false).unwrap();
+        let file = p.shared_file();
+        write_range(&file, &path, 20_000, &[&data[20_000..]]).unwrap();
+        write_range(&file, &path, 0, &[&data[..8192], &data[8192..20_000]]).unwrap();
+        let mut buffer = vec![0; 4096];
+        p.hash_written(12_000, &mut buffer).unwrap();
+        assert_eq!(p.len(), 12_000);
+        p.hash_written(size, &mut buffer).unwrap();
+        let mut whole = ContentHasher::new(HashKind::GitBlobSha1, size);
+        whole.update(&data);
+        assert_eq!(p.digest(), whole.finish());
+        p.settle().unwrap();
+        p.land(&dir.path().join("o")).unwrap();
+        assert_eq!(fs::read(dir.path().join("o")).unwrap(), data);
     }
 
     #[test]

@@ -18,14 +18,14 @@ use super::disk::{self, DiskError, Partial};
 use super::error::{JobError, transient};
 use super::hash::HashKind;
 use super::progress::Tracker;
-use super::retry;
+use super::{ranges, retry};
 use crate::metrics::JobMetrics;
 
 /// Batches queued between the network and the disk writer of one file.
 const WRITE_QUEUE: usize = 4;
 /// Bytes gathered into one batch for the disk writer: fewer hand-overs between threads, and
 /// with [`WRITE_QUEUE`] at most about 5 MiB of a file in memory.
-const BATCH_BYTES: usize = 1 << 20;
+pub(crate) const BATCH_BYTES: usize = 1 << 20;
 /// A batch not yet full is written anyway after this long without a new chunk.
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
 
@@ -70,6 +70,8 @@ pub(crate) struct FileTask {
     pub(crate) size: u64,
     /// The blob's name as the tree predicts it (`lfs.oid` or the git oid).
     pub(crate) etag: Option<Etag>,
+    /// Whether the tree says the file is in LFS (its etag is then a sha256).
+    pub(crate) lfs: bool,
 }
 
 /// The files of a tree listing that `keep` takes, one task per distinct content.
@@ -98,6 +100,7 @@ pub(crate) fn plan(
                 paths: Vec::new(),
                 size,
                 etag,
+                lfs: entry.lfs.is_some(),
             })
             .paths
             .push(path);
@@ -182,16 +185,31 @@ async fn fetch_task(ctx: &Ctx, commit: &Commit, task: FileTask) -> Result<(), Jo
             &commit.as_str()[..8]
         )
     };
-    let meta = ctx
-        .hub
-        .file_metadata(&ctx.id, commit.as_str(), first.as_str())
-        .await
-        .map_err(|e| JobError::hub(context(), e))?;
+    // The tree of the commit already gave the etag and size: no HEAD probe is needed,
+    // the GET of the resolve URL is redirected to the CDN as the probe would have said.
+    let meta = match task.etag.as_ref().filter(|e| is_content_hash(e, task.lfs)) {
+        Some(etag) => ctx.hub.file_at_commit(
+            &ctx.id,
+            commit.as_str(),
+            first.as_str(),
+            etag.as_str(),
+            task.size,
+            task.lfs,
+        ),
+        None => {
+            let meta = ctx
+                .hub
+                .file_metadata(&ctx.id, commit.as_str(), first.as_str())
+                .await
+                .map_err(|e| JobError::hub(context(), e))?;
+            if link_if_present(ctx, commit, &task, &Etag::new(&meta.etag)?, meta.size).await? {
+                done(ctx, &task, true);
+                return Ok(());
+            }
+            meta
+        }
+    };
     let etag = Etag::new(&meta.etag)?;
-    if link_if_present(ctx, commit, &task, &etag, meta.size).await? {
-        done(ctx, &task, true);
-        return Ok(());
-    }
     let lock = disk::lock_blob(&ctx.repo, &etag, ctx.config.lock_timeout, &ctx.cancel).await?;
     // Another program may have finished the blob while we waited for its lock.
     if link_if_present(ctx, commit, &task, &etag, meta.size).await? {
@@ -217,8 +235,15 @@ async fn fetch_task(ctx: &Ctx, commit: &Commit, task: FileTask) -> Result<(), Jo
     Ok(())
 }
 
+/// Whether a tree's etag is a real content hash (sha256 for LFS files, the git blob sha1
+/// otherwise) that a download can be verified against without a HEAD probe.
+fn is_content_hash(etag: &Etag, lfs: bool) -> bool {
+    let digits = if lfs { 64 } else { 40 };
+    etag.as_str().len() == digits && etag.as_str().bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Why one try at a file's bytes ended early.
-enum Interrupted {
+pub(crate) enum Interrupted {
     /// The request for the bytes failed after the client's own retries.
     Refused(HubError),
     /// The connection broke mid-body.
@@ -229,6 +254,8 @@ enum Interrupted {
     Garbled(String),
     /// The disk writer failed.
     Disk(DiskError),
+    /// The server answered a range with the whole file: fetch over one connection.
+    NoRanges,
 }
 
 /// True for the refusals a fresh probe can cure: the signed CDN URL expired (403, or a 401
@@ -268,9 +295,16 @@ async fn transfer(
     let expected = etag.as_str().to_ascii_lowercase();
     let context = || format!("file `{label}` of `{}`", ctx.id);
     let (mut stuck, mut corrupt, mut reprobed) = (0u32, 0u32, 0u32);
+    let mut ranges_work = ctx.config.range_connections > 1;
     loop {
         let before = partial.len();
-        let (back, ended) = attempt(ctx, &meta, partial, label).await?;
+        let parallel =
+            ranges_work && size.saturating_sub(partial.len()) >= ctx.config.range_min_size;
+        let (back, ended) = if parallel {
+            ranges::attempt(ctx, &meta, partial, label).await?
+        } else {
+            attempt(ctx, &meta, partial, label).await?
+        };
         partial = back;
         let server_wait = match ended {
             None => {
@@ -299,6 +333,14 @@ async fn transfer(
                 None
             }
             Some(Interrupted::Disk(e)) => return Err(e.into()),
+            Some(Interrupted::NoRanges) => {
+                tracing::info!(
+                    file = label,
+                    "the server does not serve ranges; fetching over one connection"
+                );
+                ranges_work = false;
+                continue;
+            }
             Some(Interrupted::Refused(e)) if url_expired(&e) && reprobed < ctx.config.retries => {
                 reprobed += 1;
                 tracing::info!(
@@ -485,16 +527,12 @@ async fn attempt(
 
 /// Appends every batch of chunks received to the partial file (and its checksum) on a
 /// blocking thread, until the sender is dropped or a write fails.
-fn spawn_writer<B: AsRef<[u8]> + Send + Sync + 'static>(
+fn spawn_writer<B: AsRef<[u8]> + Clone + Send + 'static>(
     mut partial: Partial,
     mut rx: mpsc::Receiver<Vec<B>>,
 ) -> tokio::task::JoinHandle<(Partial, Result<(), DiskError>)> {
     tokio::task::spawn_blocking(move || {
-        while let Some(batch) = rx.blocking_recv() {
-            if let Err(e) = partial.append_all(&batch) {
-                return (partial, Err(e));
-            }
-        }
-        (partial, Ok(()))
+        let written = partial.append_from(|| rx.blocking_recv());
+        (partial, written)
     })
 }

@@ -15,6 +15,7 @@ mod filter;
 mod hash;
 mod kinds;
 mod progress;
+mod ranges;
 mod retry;
 mod state;
 mod store;
@@ -397,6 +398,11 @@ impl Jobs {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The Hugging Face cache folder jobs write to; `None` when none could be found.
+    pub fn cache_root(&self) -> Option<&Path> {
+        self.shared.cache_root.as_deref()
     }
 
     /// What of a dataset is in the cache; `None` when nothing is.

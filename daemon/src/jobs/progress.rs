@@ -70,6 +70,14 @@ impl Tracker {
         }
     }
 
+    /// The bytes of `path` kept on disk are now `to` (parallel ranges past a gap were
+    /// dropped when a try ended).
+    pub(crate) fn rewound(&self, path: &str, to: u64) {
+        if let Some((done, _)) = self.lock().active.get_mut(path) {
+            *done = to;
+        }
+    }
+
     /// A file is in place; `cached` when nothing had to be fetched for it.
     pub(crate) fn file_done(&self, path: &str, size: u64, cached: bool) {
         let mut inner = self.lock();

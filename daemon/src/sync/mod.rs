@@ -3,10 +3,13 @@
 //!
 //! * **Full walk.** The first sync walks `GET /api/datasets?sort=createdAt` (creation dates
 //!   never change, so a walk neither skips nor repeats records that change meanwhile), asks
-//!   only for the fields hubdex uses (`expand`), de-duplicates by `_id`, and stores each page.
-//!   After every stored page the `Link` URL of the next one is saved with the walk's counts
-//!   (in the catalog's meta values, made durable), so a daemon killed mid-walk continues from
-//!   the next page on restart. A completed walk records a watermark, the latest modification
+//!   only for the fields hubdex uses (`expand`), de-duplicates by `_id`, and stores each page
+//!   while it fetches the next. Walks of the whole catalog are bulk loads: the search index
+//!   commits every few hundred thousand records and at the end, not every page. After every
+//!   stored page the `Link` URL of the next one is saved with the walk's counts (in the
+//!   catalog's meta values, durable within half a second, in order with the pages), so a
+//!   daemon killed mid-walk continues from about the next page on restart. A completed walk
+//!   records a watermark, the latest modification
 //!   time it saw but never later than ten minutes before it started, so an update made while
 //!   it ran is fetched by the next incremental walk.
 //! * **Incremental walk.** Later syncs walk `sort=lastModified` from the newest down to the
@@ -32,7 +35,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use hubdex_core::{Dataset, SortKey};
-use hubdex_hub::{CatalogPager, HubClient, HubError, ListParams, RateLimit, RetryWait};
+use hubdex_hub::{
+    CatalogPage, CatalogPager, HubClient, HubError, ListParams, RateLimit, RetryWait,
+};
 use hubdex_ipc::{
     CatalogSync, EventKind, SyncKind, SyncProgress, SyncReport, SyncWait, WaitReason,
 };
@@ -243,11 +248,26 @@ async fn run_walk(
         .rate_limit_wait_seconds
         .store(walk.rate_limit_wait_seconds, Ordering::Relaxed);
     daemon.metrics.sync.walk_records.set(gauge(walk.records));
-    walk_pages(daemon, walk, started).await?;
+    let walked = walk_pages(daemon, walk, started).await;
+    // A walk of the whole catalog defers index commits: make what it stored searchable,
+    // whether it ended or stopped.
+    commit(daemon).await?;
+    walked?;
     finish(daemon, meta, walk).await
 }
 
-/// Fetches and stores pages until the walk is over, saving the cursor after each one.
+/// Commits the catalog's pending index changes and releases the index writer.
+async fn commit(daemon: &Daemon) -> Result<(), Failure> {
+    let catalog = daemon.catalog.clone();
+    tokio::task::spawn_blocking(move || catalog.commit())
+        .await
+        .map_err(|e| (format!("the store task failed: {e}"), false))?
+        .map_err(|e| (format!("cannot commit the search index: {e}"), false))
+}
+
+/// Fetches and stores pages until the walk is over, saving the cursor after each one. The
+/// next page is fetched while the current one is stored, so the Hub's latency and the
+/// catalog's writes overlap.
 async fn walk_pages(
     daemon: &Arc<Daemon>,
     walk: &mut WalkState,
@@ -263,30 +283,17 @@ async fn walk_pages(
         daemon.config.sync_pacing,
         Instant::now(),
     );
-    let mut limit: Option<RateLimit> = None;
     let session_records = walk.records;
     let mut session_from: Option<DateTime<Utc>> = None;
-    while walk.next_url.is_some() {
-        if let Some(wait) = pacer.wait(limit.as_ref(), Instant::now()) {
-            let message = format!(
-                "waiting for the Hub's rate limit, {} s",
-                whole_seconds(wait)
-            );
-            pause(daemon, WaitReason::RateLimit, wait, message);
-            tokio::time::sleep(wait).await;
-            set_waiting(daemon, None);
-        }
-        let fetch_started = Instant::now();
-        let page = match pager.next_page().await {
-            Ok(Some(page)) => page,
-            Ok(None) => {
+    let mut next = fetch(daemon, &mut pager, &mut pacer, None).await;
+    loop {
+        let page = match next? {
+            Some(page) => page,
+            None => {
                 walk.next_url = None;
                 break;
             }
-            Err(e) => return Err(failure(&e)),
         };
-        set_waiting(daemon, None);
-        limit = page.rate_limit;
         if page.skipped > 0 {
             tracing::warn!(
                 url = page.url,
@@ -294,6 +301,7 @@ async fn walk_pages(
                 "records the Hub sent that hubdex cannot read were skipped"
             );
         }
+        let limit = page.rate_limit;
         let (records, stop) = select(daemon, walk, page.records);
         if walk.kind == SyncKind::Incremental
             && let Some(first) = records.first().and_then(|d| d.last_modified)
@@ -319,14 +327,24 @@ async fn walk_pages(
             .sync_runtime
             .rate_limit_wait_seconds
             .load(Ordering::Relaxed);
-        let fetched = fetch_started.elapsed();
         let count = records.len();
-        store(daemon, records, walk).await?;
+        let store_started = Instant::now();
+        let more = walk.next_url.is_some();
+        if more {
+            let (stored, fetched) = tokio::join!(
+                store(daemon, records, walk),
+                fetch(daemon, &mut pager, &mut pacer, limit.as_ref())
+            );
+            stored?;
+            next = fetched;
+        } else {
+            store(daemon, records, walk).await?;
+            next = Ok(None);
+        }
         tracing::debug!(
             page = walk.pages,
             records = count,
-            fetch_ms = fetched.as_millis(),
-            store_ms = (fetch_started.elapsed() - fetched).as_millis(),
+            store_and_next_fetch_ms = store_started.elapsed().as_millis(),
             "catalog page stored"
         );
 
@@ -351,8 +369,32 @@ async fn walk_pages(
             p.expected = walk.expected;
             p.eta_seconds = eta;
         });
+        if !more {
+            break;
+        }
     }
     Ok(())
+}
+
+/// Fetches the next page once the rate limit allows; `None` when the walk is over.
+async fn fetch(
+    daemon: &Daemon,
+    pager: &mut CatalogPager,
+    pacer: &mut Pacer,
+    limit: Option<&RateLimit>,
+) -> Result<Option<CatalogPage>, Failure> {
+    if let Some(wait) = pacer.wait(limit, Instant::now()) {
+        let message = format!(
+            "waiting for the Hub's rate limit, {} s",
+            whole_seconds(wait)
+        );
+        pause(daemon, WaitReason::RateLimit, wait, message);
+        tokio::time::sleep(wait).await;
+        set_waiting(daemon, None);
+    }
+    let page = pager.next_page().await.map_err(|e| failure(&e))?;
+    set_waiting(daemon, None);
+    Ok(page)
 }
 
 /// The page's records this walk keeps: `_id`s it has not stored yet, and for an incremental
@@ -402,17 +444,23 @@ fn remember(daemon: &Daemon, walk: &WalkState, records: &[Dataset]) {
     }
 }
 
-/// Stores the page and then the walk's new state, durably, off the async threads; then
-/// remembers the page's records for the rest of the walk.
+/// Stores the page and then the walk's new state, off the async threads; then remembers
+/// the page's records for the rest of the walk. A walk of the whole catalog is a bulk load,
+/// whose index commits are deferred (see [`Catalog::upsert_bulk`]).
+///
+/// [`Catalog::upsert_bulk`]: hubdex_store::Catalog::upsert_bulk
 async fn store(daemon: &Daemon, records: Vec<Dataset>, walk: &WalkState) -> Result<(), Failure> {
     let count = records.len() as u64;
     let catalog = daemon.catalog.clone();
     let saved = walk.clone();
+    let bulk = walk.marks();
     let records = tokio::task::spawn_blocking(move || {
         if !records.is_empty() {
-            catalog
-                .upsert_batch(&records)
-                .map_err(|e| format!("cannot store the catalog page: {e}"))?;
+            let stored = match bulk {
+                true => catalog.upsert_bulk(&records),
+                false => catalog.upsert_batch(&records),
+            };
+            stored.map_err(|e| format!("cannot store the catalog page: {e}"))?;
         }
         state::save_walk(&catalog, &saved)
             .map_err(|e| format!("cannot save the sync state: {e}"))?;

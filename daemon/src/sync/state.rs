@@ -122,10 +122,11 @@ pub(crate) fn load(catalog: &Catalog) -> Result<(SyncMeta, Option<WalkState>), S
     Ok((meta, walk))
 }
 
-/// Saves the walk in progress and makes it durable (after the page it describes).
+/// Saves the walk in progress, after the page it describes. It is not flushed: sled makes
+/// it durable within half a second, in order with the page, so a crash can only make the
+/// walk fetch its last pages again (storing a page twice changes nothing).
 pub(crate) fn save_walk(catalog: &Catalog, walk: &WalkState) -> Result<(), StoreError> {
-    catalog.set_meta(META_WALK, &to_json(walk))?;
-    catalog.flush()
+    catalog.set_meta(META_WALK, &to_json(walk))
 }
 
 /// Saves the catalog's state, forgets the finished walk, and makes both durable.

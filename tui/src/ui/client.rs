@@ -7,11 +7,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, OptionFuture};
-use hubdex_ipc::{EventKind, HubdexClient, context_with_timeout};
+use hubdex_ipc::{ApiError, EventKind, HubdexClient, context_with_timeout};
 use tarpc::client::RpcError;
 use tokio::sync::{mpsc, watch};
 
 use super::app::{Action, Effect, SearchJob};
+use super::preview::{PreviewAnswer, PreviewLoad, PreviewMsg};
 use crate::launcher;
 
 /// Deadline of a search or a dataset lookup.
@@ -125,36 +126,123 @@ async fn search(client: Option<HubdexClient>, job: SearchJob) -> Action {
     Action::SearchDone { job, result }
 }
 
+/// The message of a failed call: the daemon's own words, or why it could not be asked.
+fn flatten<T>(answer: Result<Result<T, ApiError>, RpcError>) -> Result<T, String> {
+    match answer {
+        Ok(answer) => answer.map_err(|e| e.message),
+        Err(e) => Err(rpc_message(&e)),
+    }
+}
+
 /// Performs one effect other than a search.
 async fn call(client: Option<HubdexClient>, effect: Effect) -> Option<Action> {
     let ctx = || context_with_timeout(CALL_TIMEOUT);
-    match effect {
+    let Some(client) = client else {
+        return unreachable(effect);
+    };
+    let action = match effect {
         Effect::LoadDataset(id) => {
-            let result = match client {
-                None => Err(UNREACHABLE.to_string()),
-                Some(client) => match client.dataset(ctx(), id.to_string()).await {
-                    Ok(answer) => answer.map_err(|e| e.message),
-                    Err(e) => Err(rpc_message(&e)),
-                },
-            };
-            Some(Action::DatasetLoaded { id, result })
+            let result = flatten(client.dataset(ctx(), id.to_string()).await);
+            Action::DatasetLoaded { id, result }
         }
-        Effect::LoadStatus => match client?.status(ctx()).await {
-            Ok(status) => Some(Action::StatusLoaded(status)),
+        Effect::LoadStatus => match client.status(ctx()).await {
+            Ok(status) => Action::StatusLoaded(status),
             Err(e) => {
                 tracing::warn!("status: {}", rpc_message(&e));
-                None
+                return None;
             }
         },
         Effect::SyncNow => {
-            let result = match client {
-                None => Err(UNREACHABLE.to_string()),
-                Some(client) => client.sync_now(ctx()).await.map_err(|e| rpc_message(&e)),
-            };
-            Some(Action::SyncRequested(result))
+            Action::SyncRequested(client.sync_now(ctx()).await.map_err(|e| rpc_message(&e)))
         }
-        Effect::Search(_) | Effect::Quit => None,
+        Effect::LoadFollows => Action::FollowsLoaded(flatten(client.follows(ctx()).await)),
+        Effect::LoadDownloads => Action::DownloadsLoaded(flatten(client.downloads(ctx()).await)),
+        Effect::LoadJobs => {
+            Action::JobsLoaded(client.jobs(ctx()).await.map_err(|e| rpc_message(&e)))
+        }
+        Effect::Follow(id) => {
+            let result = flatten(client.follow(ctx(), id.to_string()).await).map(|_| ());
+            Action::FollowDone {
+                id,
+                follow: true,
+                result,
+            }
+        }
+        Effect::Unfollow(id) => {
+            let result = flatten(client.unfollow(ctx(), id.to_string()).await).map(|_| ());
+            Action::FollowDone {
+                id,
+                follow: false,
+                result,
+            }
+        }
+        Effect::MarkSeen(id) => {
+            Action::MarkSeenDone(flatten(client.mark_seen(ctx(), id.to_string()).await))
+        }
+        Effect::Submit(params) => {
+            Action::JobSubmitted(flatten(client.submit_job(ctx(), params).await))
+        }
+        Effect::Cancel(id) => Action::JobCancelled(flatten(client.cancel_job(ctx(), id).await)),
+        Effect::Preview(request) => {
+            let answer = match request.load {
+                PreviewLoad::Card(id) => {
+                    flatten(client.card(ctx(), id.to_string()).await).map(PreviewAnswer::Card)
+                }
+                PreviewLoad::Files(id, revision) => {
+                    flatten(client.files(ctx(), id.to_string(), revision).await)
+                        .map(PreviewAnswer::Files)
+                }
+                PreviewLoad::Commits(id, revision) => {
+                    flatten(client.commits(ctx(), id.to_string(), revision).await)
+                        .map(PreviewAnswer::Commits)
+                }
+                PreviewLoad::Rows(rows) => {
+                    flatten(client.rows(ctx(), rows).await).map(PreviewAnswer::Rows)
+                }
+            };
+            Action::Preview(PreviewMsg::Loaded {
+                request: request.id,
+                answer,
+            })
+        }
+        Effect::Search(_) | Effect::Copy(_) | Effect::Quit => return None,
+    };
+    Some(action)
+}
+
+/// The answer to `effect` while no daemon answers.
+fn unreachable(effect: Effect) -> Option<Action> {
+    fn err<T>() -> Result<T, String> {
+        Err(UNREACHABLE.to_string())
     }
+    Some(match effect {
+        Effect::LoadDataset(id) => Action::DatasetLoaded { id, result: err() },
+        Effect::SyncNow => Action::SyncRequested(err()),
+        Effect::LoadFollows => Action::FollowsLoaded(err()),
+        Effect::LoadJobs => Action::JobsLoaded(err()),
+        Effect::Follow(id) => Action::FollowDone {
+            id,
+            follow: true,
+            result: err(),
+        },
+        Effect::Unfollow(id) => Action::FollowDone {
+            id,
+            follow: false,
+            result: err(),
+        },
+        Effect::MarkSeen(_) => Action::MarkSeenDone(err()),
+        Effect::Submit(_) => Action::JobSubmitted(err()),
+        Effect::Cancel(_) => Action::JobCancelled(err()),
+        Effect::Preview(request) => Action::Preview(PreviewMsg::Loaded {
+            request: request.id,
+            answer: err(),
+        }),
+        Effect::LoadStatus
+        | Effect::LoadDownloads
+        | Effect::Search(_)
+        | Effect::Copy(_)
+        | Effect::Quit => return None,
+    })
 }
 
 /// Long-polls the daemon's events and refreshes the status on each batch; when the daemon
@@ -210,8 +298,14 @@ async fn supervise(
                 }
                 if !first {
                     for event in batch.events {
-                        if let EventKind::SyncFinished(report) = event.kind {
-                            let _ = actions.send(Action::SyncFinished(report));
+                        match event.kind {
+                            EventKind::SyncFinished(report) => {
+                                let _ = actions.send(Action::SyncFinished(report));
+                            }
+                            EventKind::Job(job) => {
+                                let _ = actions.send(Action::JobChanged(job));
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -247,7 +341,7 @@ mod tests {
                 sort: Some(SortKey::Relevance.into()),
                 limit: 20,
                 offset: 0,
-                facets: false,
+                facets: true,
             },
         })
     }
@@ -354,6 +448,87 @@ mod tests {
         assert!(
             matches!(&done, Action::SearchDone { job, result: Ok(r) } if job.id == 8 && r.hits.len() == 1),
             "{done:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn follows_jobs_downloads_and_previews_round_trip() {
+        use crate::ui::preview::PreviewRequest;
+        let dir = tempfile::tempdir().unwrap();
+        let server = FakeDaemon::new().start(dir.path()).await;
+        let client = hubdex_ipc::connect(&server.socket).await.unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let effects = spawn(client, server.socket.clone(), tx, quick());
+        let id = hubdex_core::DatasetId::new("openai/gsm8k").unwrap();
+        effects.send(Effect::Follow(id.clone())).unwrap();
+        let done = next_matching(&mut rx, |a| matches!(a, Action::FollowDone { .. })).await;
+        assert!(
+            matches!(
+                &done,
+                Action::FollowDone {
+                    follow: true,
+                    result: Ok(()),
+                    ..
+                }
+            ),
+            "{done:?}"
+        );
+        effects.send(Effect::LoadFollows).unwrap();
+        let follows = next_matching(&mut rx, |a| matches!(a, Action::FollowsLoaded(_))).await;
+        assert!(
+            matches!(&follows, Action::FollowsLoaded(Ok(f)) if f.len() == 1 && f[0].dataset == "openai/gsm8k"),
+            "{follows:?}"
+        );
+        effects
+            .send(Effect::Submit(hubdex_ipc::JobParams::Download(
+                hubdex_ipc::DownloadParams {
+                    dataset: id.clone(),
+                    revision: "main".into(),
+                    include: Vec::new(),
+                    exclude: Vec::new(),
+                    force: false,
+                },
+            )))
+            .unwrap();
+        next_matching(&mut rx, |a| matches!(a, Action::JobSubmitted(Ok(_)))).await;
+        let changed = next_matching(
+            &mut rx,
+            |a| matches!(a, Action::JobChanged(e) if e.state.is_finished()),
+        )
+        .await;
+        assert!(matches!(changed, Action::JobChanged(e) if e.dataset == id));
+        effects.send(Effect::LoadDownloads).unwrap();
+        let downloads = next_matching(&mut rx, |a| matches!(a, Action::DownloadsLoaded(_))).await;
+        assert!(
+            matches!(&downloads, Action::DownloadsLoaded(Ok(d)) if d.len() == 1),
+            "{downloads:?}"
+        );
+        effects
+            .send(Effect::Preview(PreviewRequest {
+                id: 41,
+                load: PreviewLoad::Files(id.clone(), None),
+            }))
+            .unwrap();
+        let files = next_matching(&mut rx, |a| matches!(a, Action::Preview(_))).await;
+        assert!(
+            matches!(
+                &files,
+                Action::Preview(PreviewMsg::Loaded { request: 41, answer: Ok(PreviewAnswer::Files(f)) })
+                    if f.files.len() == 2
+            ),
+            "{files:?}"
+        );
+        let missing = hubdex_core::DatasetId::new("nobody/nothing").unwrap();
+        effects
+            .send(Effect::Preview(PreviewRequest {
+                id: 42,
+                load: PreviewLoad::Card(missing),
+            }))
+            .unwrap();
+        let card = next_matching(&mut rx, |a| matches!(a, Action::Preview(_))).await;
+        assert!(
+            matches!(&card, Action::Preview(PreviewMsg::Loaded { request: 42, answer: Err(m) }) if m.contains("nobody/nothing")),
+            "{card:?}"
         );
     }
 }

@@ -8,7 +8,9 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::cursor::Show;
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -25,7 +27,7 @@ pub struct TerminalGuard {
     terminal: Terminal<CrosstermBackend<Stdout>>,
 }
 
-/// Switches to raw mode and the alternate screen (with bracketed paste).
+/// Switches to raw mode and the alternate screen (with bracketed paste and the mouse).
 pub fn enter() -> io::Result<TerminalGuard> {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -36,8 +38,13 @@ pub fn enter() -> io::Result<TerminalGuard> {
     });
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
-    let entered = execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)
-        .and_then(|()| Terminal::new(CrosstermBackend::new(stdout())));
+    let entered = execute!(
+        stdout(),
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        EnableMouseCapture
+    )
+    .and_then(|()| Terminal::new(CrosstermBackend::new(stdout())));
     match entered {
         Ok(terminal) => Ok(TerminalGuard { terminal }),
         Err(e) => {
@@ -50,7 +57,13 @@ pub fn enter() -> io::Result<TerminalGuard> {
 /// Leaves the alternate screen and raw mode, once; later calls do nothing.
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
-        let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, Show);
+        let _ = execute!(
+            stdout(),
+            DisableMouseCapture,
+            DisableBracketedPaste,
+            LeaveAlternateScreen,
+            Show
+        );
         let _ = disable_raw_mode();
     }
 }

@@ -1,7 +1,7 @@
 //! Fixed inputs for the TUI's tests: ten real catalog records and a fixed clock.
 
 use chrono::{DateTime, Utc};
-use hubdex_core::Dataset;
+use hubdex_core::{Dataset, FacetCount, Facets};
 use hubdex_ipc::{Status, SyncReport};
 
 const HITS: &str = include_str!("../../tests/fixtures/hits.jsonl");
@@ -39,5 +39,35 @@ pub fn status() -> Status {
         next_sync: Some(finished + chrono::Duration::hours(1)),
         http: Some("127.0.0.1:8719".into()),
         catalog_sync: Default::default(),
+    }
+}
+
+/// Facet counts of `hits`, as the daemon counts them (most frequent first, ties by value).
+pub fn facets(hits: &[Dataset]) -> Facets {
+    fn count<'a>(values: impl Iterator<Item = &'a str>) -> Vec<FacetCount> {
+        let mut counts = std::collections::BTreeMap::<&str, u64>::new();
+        for value in values {
+            *counts.entry(value).or_default() += 1;
+        }
+        let mut out: Vec<FacetCount> = counts
+            .into_iter()
+            .map(|(value, count)| FacetCount {
+                value: value.to_string(),
+                count,
+            })
+            .collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        out
+    }
+    Facets {
+        task: count(hits.iter().flat_map(|d| d.tag_values("task_categories"))),
+        language: count(hits.iter().flat_map(|d| d.tag_values("language"))),
+        license: count(hits.iter().flat_map(|d| d.tag_values("license"))),
+        modality: count(hits.iter().flat_map(|d| d.tag_values("modality"))),
+        size: count(
+            hits.iter()
+                .filter_map(|d| d.size_bucket().map(|b| b.as_str())),
+        ),
+        counted: hits.len() as u64,
     }
 }

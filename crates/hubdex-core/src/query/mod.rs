@@ -50,6 +50,7 @@ mod value;
 use chrono::{DateTime, Duration, Utc};
 
 pub use error::{QueryError, QueryErrorKind};
+pub use parse::language_names;
 
 use crate::{SizeBucket, Sort};
 

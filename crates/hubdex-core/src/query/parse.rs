@@ -118,6 +118,15 @@ const LANGUAGE_NAMES: &[(&str, &str)] = &[
     ("vietnamese", "vi"),
 ];
 
+/// The English names of a `language:` tag's code that [`LANGUAGE_NAMES`] knows (`ko` →
+/// `korean`), so a search index can let the name find records tagged with the code.
+pub fn language_names(code: &str) -> impl Iterator<Item = &'static str> + '_ {
+    LANGUAGE_NAMES
+        .iter()
+        .filter(move |(_, known)| known.eq_ignore_ascii_case(code))
+        .map(|(name, _)| *name)
+}
+
 /// How far (in edits) a name may be from a field's name to be taken for a typo of it.
 fn typo_distance(name: &str) -> usize {
     if name.len() <= 5 { 1 } else { 2 }
@@ -555,6 +564,16 @@ fn keyword_values(keyword: Keyword, value: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn language_codes_have_the_names_people_type() {
+        assert_eq!(language_names("ko").collect::<Vec<_>>(), ["korean"]);
+        assert_eq!(
+            language_names("bn").collect::<Vec<_>>(),
+            ["bengali", "bangla"]
+        );
+        assert_eq!(language_names("xx").count(), 0);
+    }
 
     #[test]
     fn edit_distance_counts_single_character_edits() {

@@ -1,0 +1,290 @@
+//! The processes a benchmark runs: the fake Hub, the daemon and Redis, each on 127.0.0.1,
+//! each with its log in the run's temp dir; and what `/proc` and the disk say about them.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+/// How often start-up is polled.
+const POLL: Duration = Duration::from_millis(50);
+
+/// A child process that is stopped (SIGTERM, then SIGKILL) when the benchmark ends.
+pub struct Proc {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    /// Starts `command` with stdout and stderr appended to `log`.
+    fn spawn(name: &'static str, mut command: Command, log: &Path) -> anyhow::Result<Proc> {
+        let out = std::fs::File::create(log)
+            .with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
+        command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        Ok(Proc {
+            name,
+            child,
+            log: log.to_path_buf(),
+        })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> anyhow::Result<u32> {
+        self.child
+            .id()
+            .with_context(|| format!("{} has exited", self.name))
+    }
+
+    /// An error if the process has exited, with the end of its log.
+    pub fn check_alive(&mut self) -> anyhow::Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "{} exited ({status}); the end of its log ({}):\n{}",
+                self.name,
+                self.log.display(),
+                log_tail(&self.log)
+            );
+        }
+        Ok(())
+    }
+
+    /// Asks the process to stop with SIGTERM and waits up to `grace` before killing it.
+    pub async fn stop(mut self, grace: Duration) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+            if tokio::time::timeout(grace, self.child.wait()).await.is_ok() {
+                return;
+            }
+        }
+        let _ = self.child.kill().await;
+    }
+}
+
+/// The last lines of a log file, for error messages.
+pub fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// `name`, found in `dir`, or an error saying how to build it.
+pub fn binary(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
+    if !path.is_file() {
+        bail!(
+            "{} is missing; build it next to hubdex-bench with `cargo build --release -p hubdex -p hubdex-fakehub` (or give --bin-dir)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The folder of this executable, where cargo puts the workspace's other binaries.
+pub fn own_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find hubdex-bench's own path")?;
+    exe.parent()
+        .map(Path::to_path_buf)
+        .context("hubdex-bench's path has no folder")
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Starts the fake Hub with `records` synthetic records, no rate limits, and waits (up to
+/// `timeout`) until it listens. Returns it and its address.
+pub async fn start_fakehub(
+    bin: &Path,
+    dir: &Path,
+    records: usize,
+    seed: u64,
+    timeout: Duration,
+) -> anyhow::Result<(Proc, SocketAddr)> {
+    let port_file = dir.join("fakehub.port");
+    let mut command = Command::new(bin);
+    command
+        .arg("--synthetic")
+        .arg(records.to_string())
+        .arg("--seed")
+        .arg(seed.to_string())
+        .args([
+            "--rate-limit",
+            "off",
+            "--addr",
+            "127.0.0.1:0",
+            "--port-file",
+        ])
+        .arg(&port_file)
+        .env("RUST_LOG", "warn");
+    let mut proc = Proc::spawn("hubdex-fakehub", command, &dir.join("fakehub.log"))?;
+    let started = Instant::now();
+    loop {
+        proc.check_alive()?;
+        if let Ok(text) = std::fs::read_to_string(&port_file)
+            && let Ok(port) = text.trim().parse::<u16>()
+        {
+            return Ok((proc, SocketAddr::from(([127, 0, 0, 1], port))));
+        }
+        if started.elapsed() > timeout {
+            bail!("the fake Hub did not start within {} s", timeout.as_secs());
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Starts `hubdex daemon` on `home` against the fake Hub at `hub`, serving HTTP on `http`,
+/// logging at `HUBDEX_LOG` (default `info`).
+pub fn start_daemon(
+    bin: &Path,
+    dir: &Path,
+    home: &Path,
+    hub: SocketAddr,
+    http: SocketAddr,
+) -> anyhow::Result<Proc> {
+    let mut command = Command::new(bin);
+    command
+        .args(["daemon", "--http"])
+        .arg(http.to_string())
+        .env("HUBDEX_HOME", home)
+        .env("HF_ENDPOINT", format!("http://{hub}"))
+        .env("HF_HOME", dir.join("hf"))
+        .env(
+            "HUBDEX_LOG",
+            std::env::var("HUBDEX_LOG").unwrap_or_else(|_| "info".to_string()),
+        )
+        .env_remove("HF_TOKEN")
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HUBDEX_HTTP");
+    Proc::spawn("hubdex daemon", command, &dir.join("daemon.log"))
+}
+
+/// Starts `redis-server` on `port` with its files in `dir`, without persistence.
+pub fn start_redis(bin: &Path, dir: &Path, port: u16) -> anyhow::Result<Proc> {
+    let data = dir.join("redis");
+    std::fs::create_dir_all(&data)?;
+    let mut command = Command::new(bin);
+    command
+        .args(["--bind", "127.0.0.1", "--port"])
+        .arg(port.to_string())
+        .arg("--dir")
+        .arg(&data)
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ]);
+    Proc::spawn("redis-server", command, &dir.join("redis.log"))
+}
+
+/// `name` on the `PATH`, if it is there.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|path| path.is_file())
+    })
+}
+
+/// Resident memory of a process, in bytes: now (`VmRSS`) and at its peak (`VmHWM`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    /// Resident now.
+    pub rss: u64,
+    /// The high-water mark since the process started.
+    pub peak: u64,
+}
+
+/// Reads `/proc/PID/status`.
+pub fn memory(pid: u32) -> anyhow::Result<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let kib = |key: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(0)
+            * 1024
+    };
+    Ok(Memory {
+        rss: kib("VmRSS:"),
+        peak: kib("VmHWM:"),
+    })
+}
+
+/// The disk space the files under `dir` take (allocated blocks, as `du` counts).
+pub fn disk_usage(dir: &Path) -> anyhow::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+        {
+            let entry = entry?;
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else {
+                total += meta.blocks() * 512;
+            }
+        }
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_memory_is_read_from_proc() {
+        let memory = memory(std::process::id()).unwrap();
+        assert!(memory.rss > 0);
+        assert!(memory.peak >= memory.rss);
+    }
+
+    #[test]
+    fn disk_usage_counts_files_in_subfolders() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/a"), vec![1u8; 10_000]).unwrap();
+        assert!(disk_usage(dir.path()).unwrap() >= 10_000);
+    }
+
+    #[test]
+    fn a_missing_binary_says_how_to_build_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = binary(dir.path(), "hubdex").unwrap_err().to_string();
+        assert!(
+            err.contains("cargo build --release -p hubdex -p hubdex-fakehub"),
+            "{err}"
+        );
+    }
+}
