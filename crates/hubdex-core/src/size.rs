@@ -149,16 +149,22 @@ impl Dataset {
         }
     }
 
+    /// The size the card declares, summed over its configs, and which one it is:
+    /// `download_size`, else `dataset_size`. `None` when a size could only be estimated.
+    pub fn declared_size(&self) -> Option<(u64, &'static str)> {
+        ["download_size", "dataset_size"]
+            .into_iter()
+            .find_map(|key| self.declared_bytes(key).map(|bytes| (bytes, key)))
+    }
+
     /// The record's size in bytes, declared or estimated (see the module docs).
     pub fn estimated_bytes(&self) -> Option<u64> {
-        self.declared_bytes("download_size")
-            .or_else(|| self.declared_bytes("dataset_size"))
-            .or_else(|| {
-                let rows = self
-                    .declared_rows()
-                    .or_else(|| self.size_bucket().map(SizeBucket::typical_rows))?;
-                Some(rows.saturating_mul(BYTES_PER_ROW))
-            })
+        self.declared_size().map(|(bytes, _)| bytes).or_else(|| {
+            let rows = self
+                .declared_rows()
+                .or_else(|| self.size_bucket().map(SizeBucket::typical_rows))?;
+            Some(rows.saturating_mul(BYTES_PER_ROW))
+        })
     }
 
     /// The card's `dataset_info` entries (one per config, or a single object).

@@ -129,26 +129,15 @@ fn licence(dataset: &Dataset) -> Option<String> {
     })
 }
 
-/// The bytes the card declares, summed over its configs, and what they measure.
+/// The card's declared size with how the Impact tab words it.
 fn declared_bytes(dataset: &Dataset) -> Option<(u64, &'static str)> {
-    let info = dataset.card_data.as_ref()?.get("dataset_info")?;
-    let entries: &[Value] = match info {
-        Value::Array(list) => list,
-        one @ Value::Object(_) => std::slice::from_ref(one),
-        _ => return None,
+    let (bytes, key) = dataset.declared_size()?;
+    let what = if key == "download_size" {
+        "download, declared"
+    } else {
+        "on disk, declared"
     };
-    [
-        ("download_size", "download, declared"),
-        ("dataset_size", "on disk, declared"),
-    ]
-    .into_iter()
-    .find_map(|(key, what)| {
-        let sizes: Vec<u64> = entries
-            .iter()
-            .filter_map(|e| e.get(key).and_then(Value::as_u64))
-            .collect();
-        (!sizes.is_empty()).then(|| (sizes.iter().fold(0u64, |a, b| a.saturating_add(*b)), what))
-    })
+    Some((bytes, what))
 }
 
 /// What several datasets weigh together: the numbers a user checks before combining them
