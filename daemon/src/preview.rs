@@ -507,6 +507,7 @@ fn api_error(error: HubError) -> ApiError {
         HubError::RepoNotFound { .. }
         | HubError::RevisionNotFound { .. }
         | HubError::EntryNotFound { .. } => ApiError::not_found(message),
+        HubError::GatedRepo { .. } | HubError::Disabled { .. } => ApiError::forbidden(message),
         HubError::BadRequest { .. } => ApiError::bad_request(message),
         _ => ApiError::unavailable(message),
     }

@@ -132,13 +132,14 @@ impl Daemon {
         let catalog = self.catalog.clone();
         let marks = self.marks().await;
         let (results, facets) = tokio::task::spawn_blocking(move || {
-            let results =
-                catalog.search_marked(&query, sort, request.limit, request.offset, &marks)?;
-            let facets = match request.facets {
-                true => Some(catalog.facets_marked(&query, FACET_LIMIT, &marks)?),
-                false => None,
-            };
-            Ok::<_, hubdex_store::StoreError>((results, facets))
+            let page = (request.limit, request.offset);
+            if request.facets {
+                let (results, facets) =
+                    catalog.search_with_facets(&query, sort, page, &marks, FACET_LIMIT)?;
+                return Ok((results, Some(facets)));
+            }
+            let results = catalog.search_marked(&query, sort, page.0, page.1, &marks)?;
+            Ok::<_, hubdex_store::StoreError>((results, None))
         })
         .await
         .map_err(|e| ApiError::internal(format!("the search task failed: {e}")))?

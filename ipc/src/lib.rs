@@ -36,7 +36,8 @@ pub use wire::{
 /// The protocol number; a client that sees another one restarts the daemon.
 /// 4: search sorts with a direction and returns facets on request.
 /// 5: previews (card, files, commits, rows), follows and the list of downloads.
-pub const PROTOCOL: u32 = 5;
+/// 6: errors of kind `forbidden` (gated and disabled datasets).
+pub const PROTOCOL: u32 = 6;
 
 /// The largest frame either side accepts (a page of search hits is far smaller).
 const MAX_FRAME: usize = 64 * 1024 * 1024;

@@ -257,6 +257,9 @@ pub enum ErrorKind {
     BadRequest,
     /// The thing asked for does not exist.
     NotFound,
+    /// The Hub refuses this client the thing (a gated dataset without granted access, a
+    /// disabled one); the message says where to request access and to set HF_TOKEN.
+    Forbidden,
     /// The daemon cannot do it right now (busy, Hub offline); trying later may work.
     Unavailable,
     /// The daemon failed; its log says more.
@@ -286,6 +289,14 @@ impl ApiError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self {
             kind: ErrorKind::NotFound,
+            message: message.into(),
+        }
+    }
+
+    /// A [`ErrorKind::Forbidden`] error.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Forbidden,
             message: message.into(),
         }
     }

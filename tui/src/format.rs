@@ -53,6 +53,27 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// An estimated byte count: marked `≈` and cut to the two significant digits an estimate
+/// from a row count can claim: `≈650 kB`, `≈65 MB`, `≈6.5 GB`.
+pub fn approx_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 99.5 && unit + 1 < UNITS.len() {
+        if value < 999.5 {
+            return format!("≈{:.0} {}", (value / 10.0).round() * 10.0, UNITS[unit]);
+        }
+        value /= 1000.0;
+        unit += 1;
+    }
+    if value < 9.95 && unit > 0 {
+        format!("≈{value:.1} {}", UNITS[unit])
+    } else {
+        format!("≈{value:.0} {}", UNITS[unit])
+    }
+}
+
 /// A count with thousands separators: `12,345`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -430,6 +451,25 @@ mod tests {
             next_sync: None,
             http: Some("127.0.0.1:8719".into()),
             catalog_sync: Default::default(),
+        }
+    }
+
+    #[test]
+    fn estimated_bytes_are_marked_and_rounded_to_two_digits() {
+        let cases = [
+            (0, "≈0 B"),
+            (650, "≈650 B"),
+            (6_500, "≈6.5 kB"),
+            (65_000, "≈65 kB"),
+            (325_000, "≈330 kB"),
+            (650_000, "≈650 kB"),
+            (999_999, "≈1.0 MB"),
+            (6_500_000_000, "≈6.5 GB"),
+            (65_000_000_000_000, "≈65 TB"),
+            (650_000_000_000_000_000, "≈650 PB"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(approx_bytes(n), want, "{n}");
         }
     }
 

@@ -5,11 +5,13 @@
 //! ```sh
 //! cargo run --release -p hubdex-bench -- relevance
 //! cargo build --release -p hubdex -p hubdex-fakehub && cargo run --release -p hubdex-bench -- search --records 1000000
+//! cargo build --release -p hubdex -p hubdex-fakehub && cargo run --release -p hubdex-bench -- tui
 //! ```
 
 mod download;
 mod relevance;
 mod search;
+mod tui;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +35,9 @@ enum Command {
     /// hubdex at the Hub's scale: full and incremental sync, search latency over IPC and
     /// HTTP, HTTP throughput, memory and disk; `--peer redis` times the HSCAN design.
     Search(search::Args),
+    /// The TUI against a real daemon at the Hub's scale: keystroke-to-frame latency at 80x24
+    /// and 160x48, and start-up time to the first frame with and without a running daemon.
+    Tui(tui::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +45,6 @@ fn main() -> anyhow::Result<()> {
         Command::Relevance(args) => relevance::run(&args),
         Command::Download(args) => download::run(&args),
         Command::Search(args) => search::run(&args),
+        Command::Tui(args) => tui::run(&args),
     }
 }

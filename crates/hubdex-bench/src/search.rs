@@ -18,7 +18,7 @@
 //! timed on the same words. Everything is printed as one table (or one JSON document).
 
 mod http1;
-mod procs;
+pub(crate) mod procs;
 mod resp;
 
 use std::collections::{BTreeMap, HashMap};
@@ -247,15 +247,15 @@ fn biggest_org(records: usize, seed: u64) -> anyhow::Result<String> {
 
 /// p50, p99 and max of some latencies, in milliseconds.
 #[derive(Debug, Clone, Copy)]
-struct Stats {
-    count: usize,
-    p50: f64,
-    p99: f64,
-    max: f64,
+pub(crate) struct Stats {
+    pub(crate) count: usize,
+    pub(crate) p50: f64,
+    pub(crate) p99: f64,
+    pub(crate) max: f64,
 }
 
 impl Stats {
-    fn of(samples: &[f64]) -> Option<Stats> {
+    pub(crate) fn of(samples: &[f64]) -> Option<Stats> {
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
         let rank = |p: f64| {
@@ -271,7 +271,7 @@ impl Stats {
         })
     }
 
-    fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         json!({"count": self.count, "p50_ms": round(self.p50), "p99_ms": round(self.p99), "max_ms": round(self.max)})
     }
 }
@@ -569,7 +569,7 @@ fn rpc() -> tarpc::context::Context {
 }
 
 /// Connects to the daemon's socket once it answers (up to two minutes).
-async fn connect(daemon: &mut Proc, home: &Path) -> anyhow::Result<HubdexClient> {
+pub(crate) async fn connect(daemon: &mut Proc, home: &Path) -> anyhow::Result<HubdexClient> {
     let socket = Paths::under(home).socket;
     let started = Instant::now();
     loop {
@@ -595,7 +595,7 @@ async fn status(client: &HubdexClient) -> anyhow::Result<Status> {
 
 /// Waits for the first sync that started after `after` (or for any, without it) to finish
 /// successfully, and returns its report.
-async fn wait_for_sync(
+pub(crate) async fn wait_for_sync(
     client: &HubdexClient,
     daemon: &mut Proc,
     pid: u32,

@@ -28,8 +28,8 @@ pub struct Facets {
     pub modality: Vec<FacetCount>,
     /// By size bucket (`size:`), as [`crate::Dataset::size_bucket`] decides it.
     pub size: Vec<FacetCount>,
-    /// How many matching records the counts cover. Equal to the query's total unless
-    /// counting stopped at the store's cost cap; then the counts are those of the first
-    /// `counted` matches, a sample.
+    /// How many matching records the counts were read from. Equal to the query's total
+    /// unless the query matched more than the store's cost cap; then the counts are
+    /// estimates, scaled up from a uniform sample of `counted` matches.
     pub counted: u64,
 }

@@ -22,6 +22,11 @@ use tantivy::tokenizer::{
 
 /// The name the index registers its analyzer under (tantivy does not persist analyzers).
 pub(crate) const ANALYZER: &str = "hubdex";
+/// The name of the analyzer of the `initials` field ([`InitialsTokenizer`]).
+pub(crate) const INITIALS: &str = "hubdex_initials";
+/// Longest word start the `initials` field holds: a typed word this long or shorter is
+/// looked up there; a longer one completes through the term dictionary.
+pub(crate) const MAX_INITIALS: usize = 2;
 
 /// Longest token kept, in bytes.
 const MAX_TOKEN_BYTES: usize = 40;
@@ -236,6 +241,54 @@ fn token(text: &str, start: usize, end: usize, position: usize) -> Token {
         position,
         text: text[start..end].to_string(),
         position_length: 1,
+    }
+}
+
+/// The first one and two characters of every word [`index_analyzer`] makes of a name, as
+/// terms: the first keystrokes of a word are one term lookup instead of a walk over every
+/// name term that starts so (tens of thousands at the Hub's scale). Words of scripts written
+/// without spaces are left out: their first keystroke is a bigram piece of the text.
+#[derive(Clone)]
+pub(crate) struct InitialsTokenizer {
+    words: TextAnalyzer,
+}
+
+impl InitialsTokenizer {
+    /// The tokenizer the index registers under [`INITIALS`].
+    pub(crate) fn new() -> Self {
+        Self {
+            words: index_analyzer(),
+        }
+    }
+}
+
+impl Tokenizer for InitialsTokenizer {
+    type TokenStream<'a> = Tokens;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens {
+        let mut starts: Vec<String> = Vec::new();
+        self.words.token_stream(text).process(&mut |token| {
+            if is_bigram_text(&token.text) {
+                return;
+            }
+            for (at, c) in token.text.char_indices().take(MAX_INITIALS) {
+                starts.push(token.text[..at + c.len_utf8()].to_string());
+            }
+        });
+        starts.sort();
+        starts.dedup();
+        let tokens = starts
+            .into_iter()
+            .enumerate()
+            .map(|(position, text)| Token {
+                offset_from: 0,
+                offset_to: 0,
+                position,
+                text,
+                position_length: 1,
+            })
+            .collect();
+        Tokens { tokens, next: 0 }
     }
 }
 

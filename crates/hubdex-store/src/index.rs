@@ -25,22 +25,29 @@ use serde::{Deserialize, Serialize};
 use tantivy::collector::TopDocs;
 use tantivy::columnar::StrColumn;
 use tantivy::directory::error::LockError;
+use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
 use tantivy::schema::Schema;
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyError, Term,
+    DocAddress, Index, IndexReader, IndexSettings, IndexSortByField, IndexWriter, ReloadPolicy,
+    Searcher, TantivyError, Term,
 };
 
-use crate::analysis::{ANALYZER, index_analyzer};
-use crate::schema::{Fields, build_schema, document};
+use crate::analysis::{ANALYZER, INITIALS, InitialsTokenizer, index_analyzer};
+use crate::schema::{Fields, build_schema, document, names};
 use crate::search::{Planner, raw_term};
 use crate::{Marks, StoreError};
 
 /// Bumped whenever the schema or the analyzer changes, so an old index is rebuilt on open.
 /// 2: ranking fields, CJK bigrams, stemming, keyword and size fields. 3: language names,
-/// descriptions without the card template.
-const FORMAT: u32 = 3;
+/// descriptions without the card template. 4: documents sorted by popularity, `initials`.
+const FORMAT: u32 = 4;
 /// Most hits one search returns.
 const MAX_LIMIT: usize = 1000;
+/// Indexing threads of a bulk load, at most.
+const MAX_BULK_THREADS: usize = 4;
+/// Segments of a level that start a merge (tantivy's default is 8): fewer segments, less
+/// per-segment work in every search.
+const MERGE_AT_SEGMENTS: usize = 3;
 /// tantivy's smallest per-thread writer arena.
 const MIN_WRITER_BYTES: usize = 15_000_000;
 /// Keep the arena well inside tantivy's u32 limit.
@@ -299,8 +306,21 @@ impl SearchIndex {
             } else {
                 MIN_WRITER_BYTES
             };
-            // One indexing thread: the machine is shared with the daemon's other work.
-            let tantivy = self.index.writer_with_num_threads(1, budget)?;
+            // A bulk load indexes on every core (the daemon has little else to do while it
+            // walks the catalog); small batches on one thread.
+            let threads = if bulk {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                cores
+                    .min(MAX_BULK_THREADS)
+                    .min(budget / MIN_WRITER_BYTES)
+                    .max(1)
+            } else {
+                1
+            };
+            let tantivy = self.index.writer_with_num_threads(threads, budget)?;
+            let mut policy = LogMergePolicy::default();
+            policy.set_min_num_segments(MERGE_AT_SEGMENTS);
+            tantivy.set_merge_policy(Box::new(policy));
             writer.bulk = bulk;
             writer.last_commit = Instant::now();
             writer.open = Some(tantivy);
@@ -317,10 +337,13 @@ impl SearchIndex {
         let Some(mut tantivy) = writer.open.take() else {
             return;
         };
-        writer.bulk = false;
+        let bulk = std::mem::take(&mut writer.bulk);
         if finish {
             if let Err(e) = tantivy.wait_merging_threads() {
                 tracing::warn!(error = %e, "a merge of the search index failed; it is retried at the next commit");
+            }
+            if bulk {
+                self.merge_all();
             }
         } else {
             if let Err(e) = tantivy.rollback() {
@@ -331,38 +354,59 @@ impl SearchIndex {
         }
     }
 
-    /// The total number of matches and the ids of the hits in `offset..offset + limit`.
+    /// Merges every segment into one after a bulk load (once its own merges are over):
+    /// each search pays per segment (dictionary lookups, scorer set-up), and a bulk load
+    /// leaves several. Runs with a writer of its own, closed before returning.
+    fn merge_all(&self) {
+        let merged = (|| {
+            let segments = self.index.searchable_segment_ids()?;
+            if segments.len() < 2 {
+                return Ok(());
+            }
+            let mut tantivy: IndexWriter =
+                self.index.writer_with_num_threads(1, MIN_WRITER_BYTES)?;
+            tantivy.set_merge_policy(Box::new(NoMergePolicy));
+            tantivy.merge(&segments).wait()?;
+            tantivy.wait_merging_threads()
+        })();
+        match merged {
+            Ok(()) => {
+                if let Err(e) = self.reader.reload() {
+                    tracing::warn!(error = %e, "could not reload the search index after merging it");
+                }
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "merging the search index into one segment failed; searches stay correct, a little slower"
+            ),
+        }
+    }
+
+    /// The total of `query`, the ids of its hits in `offset..offset + limit`, and with
+    /// `facets`, that many values per facet among its matches.
     pub(crate) fn search(
         &self,
         query: &Query,
         sort: Sort,
-        limit: usize,
-        offset: usize,
+        page: (usize, usize),
         marks: &Marks,
-    ) -> Result<(u64, Vec<String>), StoreError> {
+        facets: Option<usize>,
+    ) -> Result<(u64, Vec<String>, Option<Facets>), StoreError> {
+        let (limit, offset) = page;
         let searcher = self.reader.searcher();
         let found = (|| {
             let mut planner = Planner::new(&searcher, &self.fields, Utc::now(), marks);
-            let (total, addresses) = planner.search(query, sort, limit.min(MAX_LIMIT), offset)?;
-            Ok((total, ids_of(&searcher, &addresses)?))
+            let found = planner.search(query, sort, limit.min(MAX_LIMIT), offset, facets)?;
+            let ids = ids_of(&searcher, &found.addresses)?;
+            Ok((found.total, ids, found.facets))
         })();
         found.map_err(|e| self.error(e))
     }
 
-    /// Facet counts among the matches of `query`.
-    pub(crate) fn facets(
-        &self,
-        query: &Query,
-        limit: usize,
-        marks: &Marks,
-    ) -> Result<Facets, StoreError> {
-        let searcher = self.reader.searcher();
-        let found = (|| {
-            let mut planner = Planner::new(&searcher, &self.fields, Utc::now(), marks);
-            let matching = planner.matching(query)?;
-            crate::facets::count(&searcher, &*matching, limit)
-        })();
-        found.map_err(|e| self.error(e))
+    /// A searcher on the last commit and the fields, for tests that plan queries by hand.
+    #[cfg(test)]
+    pub(crate) fn searcher_and_fields(&self) -> (Searcher, &Fields) {
+        (self.reader.searcher(), &self.fields)
     }
 
     /// The id of the record whose id equals `id` ignoring case.
@@ -420,6 +464,9 @@ fn locked(dir: &Path) -> StoreError {
 fn start(index: &Index) -> tantivy::Result<IndexReader> {
     index.tokenizers().register(ANALYZER, index_analyzer());
     index
+        .tokenizers()
+        .register(INITIALS, InitialsTokenizer::new());
+    index
         .reader_builder()
         .reload_policy(ReloadPolicy::Manual)
         .try_into()
@@ -434,6 +481,9 @@ fn open_existing(dir: &Path, schema: &Schema) -> Result<Option<(Index, u64)>, St
     let index = Index::open_in_dir(dir).map_err(|e| e.to_string())?;
     if index.schema() != *schema {
         return Err("it was built with another schema".to_string());
+    }
+    if index.settings().sort_by_field != Some(popularity_order()) {
+        return Err("its documents are not in popularity order".to_string());
     }
     let metas = index.load_metas().map_err(|e| e.to_string())?;
     let payload = metas
@@ -460,9 +510,25 @@ fn create(dir: &Path, schema: Schema) -> Result<(Index, IndexReader), StoreError
         fs::remove_dir_all(dir).map_err(io)?;
     }
     fs::create_dir_all(dir).map_err(io)?;
-    Index::create_in_dir(dir, schema)
+    let settings = IndexSettings {
+        sort_by_field: Some(popularity_order()),
+        ..IndexSettings::default()
+    };
+    Index::builder()
+        .schema(schema)
+        .settings(settings)
+        .create_in_dir(dir)
         .and_then(|index| start(&index).map(|reader| (index, reader)))
         .map_err(|cause| index_error(dir, cause))
+}
+
+/// Every segment keeps its documents most popular first, so a search ranked by popularity
+/// can stop early (see `search::TopHits`).
+fn popularity_order() -> IndexSortByField {
+    IndexSortByField {
+        field: names::PRIOR.to_string(),
+        order: tantivy::Order::Desc,
+    }
 }
 
 /// The ids of these documents, read from the `id` fast field.

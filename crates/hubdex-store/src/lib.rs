@@ -26,6 +26,7 @@ mod index;
 mod records;
 mod schema;
 mod search;
+mod tophits;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -246,22 +247,40 @@ impl Catalog {
         marks: &Marks,
     ) -> Result<SearchResults, StoreError> {
         let sort = query.sort.unwrap_or_else(|| sort.into());
-        let (total, ids) = self.index.search(query, sort, limit, offset, marks)?;
-        let mut hits = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.records.get(&id)? {
-                Some(record) => hits.push(record),
-                None => tracing::debug!(%id, "indexed record missing from the store; skipped"),
-            }
-        }
-        Ok(SearchResults { total, hits })
+        let (total, ids, _) = self
+            .index
+            .search(query, sort, (limit, offset), marks, None)?;
+        Ok(SearchResults {
+            total,
+            hits: self.records_of(ids)?,
+        })
     }
 
-    /// How the records matching `query` (strictly, as typed) spread over tasks, languages,
-    /// licences, modalities and size buckets: the `limit_per_facet` most frequent values of
-    /// each, with exact counts. A separate call from [`Catalog::search`] so a UI can ask for
-    /// it only when it shows it; it reads fast fields only and costs about one counting pass
-    /// over the matches.
+    /// [`Catalog::search_marked`] and [`Catalog::facets_marked`] in one pass over the
+    /// matches, which also counts them: what a UI showing both asks for on each keystroke.
+    pub fn search_with_facets(
+        &self,
+        query: &Query,
+        sort: impl Into<Sort>,
+        page: (usize, usize),
+        marks: &Marks,
+        limit_per_facet: usize,
+    ) -> Result<(SearchResults, Facets), StoreError> {
+        let sort = query.sort.unwrap_or_else(|| sort.into());
+        let (total, ids, facets) =
+            self.index
+                .search(query, sort, page, marks, Some(limit_per_facet))?;
+        let results = SearchResults {
+            total,
+            hits: self.records_of(ids)?,
+        };
+        Ok((results, facets.unwrap_or_default()))
+    }
+
+    /// How the records matching `query` spread over tasks, languages, licences, modalities
+    /// and size buckets: the `limit_per_facet` most frequent values of each. Exact up to
+    /// tens of thousands of matches, estimated from a uniform sample beyond
+    /// ([`Facets::counted`] says which); it reads fast fields only.
     pub fn facets(&self, query: &Query, limit_per_facet: usize) -> Result<Facets, StoreError> {
         self.facets_marked(query, limit_per_facet, &Marks::default())
     }
@@ -273,7 +292,23 @@ impl Catalog {
         limit_per_facet: usize,
         marks: &Marks,
     ) -> Result<Facets, StoreError> {
-        self.index.facets(query, limit_per_facet, marks)
+        let sort = query.sort.unwrap_or_default();
+        let (_, _, facets) =
+            self.index
+                .search(query, sort, (0, 0), marks, Some(limit_per_facet))?;
+        Ok(facets.unwrap_or_default())
+    }
+
+    /// The stored records of these ids, in order; an id the store lacks is skipped.
+    fn records_of(&self, ids: Vec<String>) -> Result<Vec<Dataset>, StoreError> {
+        let mut hits = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.records.get(&id)? {
+                Some(record) => hits.push(record),
+                None => tracing::debug!(%id, "indexed record missing from the store; skipped"),
+            }
+        }
+        Ok(hits)
     }
 
     /// How many records the catalog holds (cheap).

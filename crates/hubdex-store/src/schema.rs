@@ -12,7 +12,7 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-use crate::analysis::{ANALYZER, key};
+use crate::analysis::{ANALYZER, INITIALS, key};
 
 /// How much downloads and likes lift a record's score: the score is multiplied by
 /// `1 + DOWNLOADS_WEIGHT · ln(1 + downloads) + LIKES_WEIGHT · ln(1 + likes)`.
@@ -48,6 +48,9 @@ pub(crate) struct Fields {
     pub(crate) text: Field,
     /// Id and pretty name, scored on top of `text`.
     pub(crate) name: Field,
+    /// The first one and two characters of each word of `name`: what the first keystrokes
+    /// of a word match.
+    pub(crate) initials: Field,
     /// Tag values, scored on top of `text`.
     pub(crate) tags: Field,
     /// Task, language, licence, modality, format and library tag values (lowercased), for
@@ -125,6 +128,15 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         author: builder.add_text_field("author", keyword.clone()),
         text: builder.add_text_field("text", analyzed(IndexRecordOption::WithFreqsAndPositions)),
         name: builder.add_text_field("name", analyzed(IndexRecordOption::WithFreqs)),
+        initials: builder.add_text_field(
+            "initials",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(INITIALS)
+                    .set_index_option(IndexRecordOption::Basic)
+                    .set_fieldnorms(false),
+            ),
+        ),
         tags: builder.add_text_field("tags", analyzed(IndexRecordOption::WithFreqs)),
         task: builder.add_text_field(names::TASK, keyword.clone()),
         language: builder.add_text_field(names::LANGUAGE, keyword.clone()),
@@ -207,7 +219,7 @@ pub(crate) fn document(fields: &Fields, record: &Dataset) -> TantivyDocument {
     // `squad_v2` is also findable as `squadv2`.
     let joined: String = name.chars().filter(|c| c.is_alphanumeric()).collect();
     let mut keys = vec![key(id), key(name), joined.to_lowercase()];
-    for text_field in [fields.text, fields.name] {
+    for text_field in [fields.text, fields.name, fields.initials] {
         doc.add_text(text_field, id);
         if joined.len() != name.len() {
             doc.add_text(text_field, &joined);
@@ -216,6 +228,7 @@ pub(crate) fn document(fields: &Fields, record: &Dataset) -> TantivyDocument {
     if let Some(pretty_name) = record.pretty_name() {
         doc.add_text(fields.text, pretty_name);
         doc.add_text(fields.name, pretty_name);
+        doc.add_text(fields.initials, pretty_name);
         keys.push(key(pretty_name));
     }
     keys.sort();

@@ -16,7 +16,9 @@
 //! ([`TAGS_WEIGHT`]), so a word in an id outranks the same word in a description; a record
 //! whose id, name or pretty name *is* the free text gets [`EXACT_BOOST`], which puts it
 //! first. The sum is multiplied by the record's popularity prior (log downloads and likes,
-//! precomputed at index time).
+//! precomputed at index time). Segments keep their documents in descending prior order,
+//! so the best hits are found without scoring every match ([`TopHits`]), and the first one
+//! or two typed letters are a single lookup in the `initials` field.
 //!
 //! # When few records match
 //!
@@ -33,7 +35,8 @@ use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use hubdex_core::{
-    Condition, Counter, Expr, Flag, Order, Query, SizeFilter, Sort, SortKey, Text, TimeField,
+    Condition, Counter, Expr, Facets, Flag, Order, Query, SizeFilter, Sort, SortKey, Text,
+    TimeField,
 };
 use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
 use tantivy::collector::{Count, SortKeyComputer, TopDocs};
@@ -45,11 +48,12 @@ use tantivy::query::{
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, Term};
+use tantivy::{DocAddress, Score, Searcher, Term};
 
 use crate::Marks;
-use crate::analysis::{self, is_stop_word, plain_words};
+use crate::analysis::{self, MAX_INITIALS, is_stop_word, plain_words};
 use crate::schema::{Fields, names};
+use crate::tophits::TopHits;
 
 /// Weight of a word's BM25 in ids and pretty names, added to its BM25 in the whole text.
 pub(crate) const NAME_WEIGHT: Score = 2.0;
@@ -68,9 +72,13 @@ const MAX_PREFIX_SCAN: usize = 5_000;
 /// the same for every completion, so while typing, popularity orders what a prefix finds
 /// (a rare completion's high IDF would otherwise put obscure records first).
 const COMPLETION_SCORE: Score = 0.5;
-/// A word this short, while typed, matches names with a word starting so (the first
-/// keystrokes), most popular first.
-const SHORT_PREFIX: usize = 3;
+/// BM25's term-frequency saturation in tantivy: a term's score is below idf × (1 + k1).
+const BM25_K1: Score = 1.2;
+/// A word being typed that is a whole word in at most this many records is an outlier of
+/// the score bound (see [`Plan::outliers`]).
+const RARE_WORD_DOCS: u64 = 2_000;
+/// Scales the score bound up a little: float sums differ in their last bits.
+const BOUND_MARGIN: Score = 1.001;
 /// Suffixes the English stemmer removes, or the start of them: a typed word that is a stem
 /// plus the start of one of these is on its way to a word with that stem.
 const SUFFIXES: &[&str] = &[
@@ -120,6 +128,20 @@ pub(crate) struct Planner<'a> {
 struct Plan {
     query: Box<dyn TantivyQuery>,
     scored: bool,
+    /// An upper bound of the text score of any record holding none of the `outliers`,
+    /// when the query's shape gives one: what lets a relevance search stop early
+    /// ([`TopHits`]).
+    bound: Option<Score>,
+    /// Terms of few records that may score above `bound`: the exact-name term, and rare
+    /// whole words being typed (their completions score far less).
+    outliers: Vec<Term>,
+}
+
+/// What a search found: the total, the page, and the facets when asked for.
+pub(crate) struct Found {
+    pub(crate) total: u64,
+    pub(crate) addresses: Vec<DocAddress>,
+    pub(crate) facets: Option<Facets>,
 }
 
 impl<'a> Planner<'a> {
@@ -138,75 +160,96 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// The query's total and the addresses of the hits in `offset..offset + limit`.
+    /// The query's total, the addresses of the hits in `offset..offset + limit`, and with
+    /// `facets`, the counts of that many values per facet among the matches.
     pub(crate) fn search(
         &mut self,
         query: &Query,
         sort: Sort,
         limit: usize,
         offset: usize,
-    ) -> tantivy::Result<(u64, Vec<DocAddress>)> {
+        facets: Option<usize>,
+    ) -> tantivy::Result<Found> {
         let strict = self.plan(query, Mode::Strict)?;
         let relevance = sort.key == SortKey::Relevance && strict.scored;
-        let first = self.run(&strict, sort, relevance, limit, offset)?;
-        let retry = match (relevance, first.0) {
-            (true, total) if total < FEW as u64 => Mode::Forgiving,
-            (false, 0) => Mode::Typos,
-            _ => return Ok(first),
+        let (total, counts) = self.count(&strict, facets)?;
+        let retry = match (relevance, total) {
+            (true, total) if total < FEW as u64 => Some(Mode::Forgiving),
+            (false, 0) => Some(Mode::Typos),
+            _ => None,
         };
-        let forgiving = self.plan(query, retry)?;
-        let second = self.run(&forgiving, sort, relevance, limit, offset)?;
-        Ok(if second.0 > first.0 { second } else { first })
+        let mut chosen = (strict, total, counts);
+        if let Some(mode) = retry {
+            let forgiving = self.plan(query, mode)?;
+            let (total, counts) = self.count(&forgiving, facets)?;
+            if total > chosen.1 {
+                chosen = (forgiving, total, counts);
+            }
+        }
+        let (plan, total, facets) = chosen;
+        let addresses = self.page(&plan, sort, relevance, total, limit, offset)?;
+        Ok(Found {
+            total,
+            addresses,
+            facets,
+        })
     }
 
-    /// The tantivy query matching what `query` matches, for counting and facets.
-    pub(crate) fn matching(&mut self, query: &Query) -> tantivy::Result<Box<dyn TantivyQuery>> {
-        Ok(self.plan(query, Mode::Strict)?.query)
+    /// How many records the plan matches, and with `facets`, the facet counts.
+    fn count(&self, plan: &Plan, facets: Option<usize>) -> tantivy::Result<(u64, Option<Facets>)> {
+        Ok(match facets {
+            Some(limit) => {
+                let (total, counts) = crate::facets::count(self.searcher, &*plan.query, limit)?;
+                (total, Some(counts))
+            }
+            None => (self.searcher.search(&*plan.query, &Count)? as u64, None),
+        })
     }
 
-    fn run(
+    /// The addresses of the hits in `offset..offset + limit`, best first.
+    fn page(
         &self,
         plan: &Plan,
         sort: Sort,
         relevance: bool,
+        total: u64,
         limit: usize,
         offset: usize,
-    ) -> tantivy::Result<(u64, Vec<DocAddress>)> {
+    ) -> tantivy::Result<Vec<DocAddress>> {
         let query = &*plan.query;
-        // No page past the last document can hold a hit; this also bounds the collector.
-        if limit == 0 || offset >= self.searcher.num_docs() as usize {
-            let total = self.searcher.search(query, &Count)?;
-            return Ok((total as u64, Vec::new()));
+        if limit == 0 || offset as u64 >= total {
+            return Ok(Vec::new());
+        }
+        if relevance {
+            let collector = TopHits {
+                keep: offset.saturating_add(limit),
+                bound: plan.bound,
+                outliers: plan.outliers.clone(),
+            };
+            let hits = self.searcher.search(query, &collector)?;
+            return Ok(hits.into_iter().skip(offset).map(|(_, a)| a).collect());
         }
         let top = TopDocs::with_limit(limit).and_offset(offset);
         let order = match sort.order {
             Order::Descending => tantivy::Order::Desc,
             Order::Ascending => tantivy::Order::Asc,
         };
-        let (total, addresses) = if relevance {
-            let (total, hits) = self
-                .searcher
-                .search(query, &(Count, top.tweak_score(popularity)))?;
-            (total, hits.into_iter().map(|(_, a)| a).collect())
-        } else {
-            let searcher = self.searcher;
-            match sort.key {
-                SortKey::Relevance | SortKey::Downloads => {
-                    sorted(searcher, query, top, by::<u64>(names::DOWNLOADS, order))?
-                }
-                SortKey::Likes => sorted(searcher, query, top, by::<u64>(names::LIKES, order))?,
-                SortKey::LastModified => {
-                    sorted(searcher, query, top, by::<i64>(names::LAST_MODIFIED, order))?
-                }
-                SortKey::CreatedAt => {
-                    sorted(searcher, query, top, by::<i64>(names::CREATED_AT, order))?
-                }
-                SortKey::TrendingScore => {
-                    sorted(searcher, query, top, by::<f64>(names::TRENDING, order))?
-                }
+        let searcher = self.searcher;
+        Ok(match sort.key {
+            SortKey::Relevance | SortKey::Downloads => {
+                sorted(searcher, query, top, by::<u64>(names::DOWNLOADS, order))?
             }
-        };
-        Ok((total as u64, addresses))
+            SortKey::Likes => sorted(searcher, query, top, by::<u64>(names::LIKES, order))?,
+            SortKey::LastModified => {
+                sorted(searcher, query, top, by::<i64>(names::LAST_MODIFIED, order))?
+            }
+            SortKey::CreatedAt => {
+                sorted(searcher, query, top, by::<i64>(names::CREATED_AT, order))?
+            }
+            SortKey::TrendingScore => {
+                sorted(searcher, query, top, by::<f64>(names::TRENDING, order))?
+            }
+        })
     }
 
     fn plan(&mut self, query: &Query, mode: Mode) -> tantivy::Result<Plan> {
@@ -214,6 +257,8 @@ impl<'a> Planner<'a> {
         let tokens = self.tokens(&words);
         let mut clauses: Vec<(Occur, Box<dyn TantivyQuery>)> = Vec::new();
         let mut scored = false;
+        let mut bound: Option<Score> = Some(0.0);
+        let mut outliers = Vec::new();
         if !tokens.is_empty() {
             scored = true;
             let required: Vec<&Token> = tokens.iter().filter(|t| !t.optional).collect();
@@ -225,7 +270,9 @@ impl<'a> Planner<'a> {
                 } else {
                     Occur::Must
                 };
-                word_clauses.push((occur, self.token_query(token, mode)?));
+                let (query, most) = self.token_query(token, mode, &mut outliers)?;
+                bound = bound.map(|sum| sum + most);
+                word_clauses.push((occur, query));
             }
             if relax {
                 let n = required.len();
@@ -240,8 +287,10 @@ impl<'a> Planner<'a> {
             let key = analysis::key(&typed.join(" "));
             // One letter is a first keystroke, not the name of a dataset called `a`.
             if key.chars().count() > 1 {
-                let exact = ConstScoreQuery::new(raw_term(self.fields.keys, &key), EXACT_BOOST);
-                clauses.push((Occur::Should, Box::new(exact)));
+                let term = Term::from_field_text(self.fields.keys, &key);
+                let boost = ConstScoreQuery::new(raw_term(self.fields.keys, &key), EXACT_BOOST);
+                clauses.push((Occur::Should, Box::new(boost)));
+                outliers.push(term);
             }
         }
         let top: &[Expr] = match &query.expr {
@@ -259,20 +308,33 @@ impl<'a> Planner<'a> {
                         clauses.push((Occur::MustNot, excluded.0));
                     }
                 }
-                part => {
-                    if let Some((query, has_text)) = self.expr(part, mode)? {
-                        scored |= has_text;
+                part => match self.expr(part, mode)? {
+                    // Phrases and groups with words: no bound is worked out for their scores.
+                    Some((query, true)) => {
+                        scored = true;
+                        bound = None;
                         clauses.push((Occur::Must, query));
                     }
-                }
+                    // Filters only narrow: they add nothing to the score.
+                    Some((query, false)) => {
+                        clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(query, 0.0))));
+                    }
+                    None => {}
+                },
             }
         }
         if !clauses.iter().any(|(occur, _)| *occur == Occur::Must) {
-            clauses.push((Occur::Must, Box::new(AllQuery)));
+            clauses.push((
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(Box::new(AllQuery), 0.0)),
+            ));
         }
         Ok(Plan {
             query: Box::new(BooleanQuery::new(clauses)),
             scored,
+            // A rounding margin: the bound is summed in another order than the scores.
+            bound: bound.map(|sum| sum * BOUND_MARGIN),
+            outliers,
         })
     }
 
@@ -334,30 +396,45 @@ impl<'a> Planner<'a> {
     }
 
     /// One free-text token: its BM25 in text, name and tags, and in forgiving modes its
-    /// spelling variants; a prefix token also its completions.
-    fn token_query(&self, token: &Token, mode: Mode) -> tantivy::Result<Box<dyn TantivyQuery>> {
-        if token.prefix && token.plain.chars().count() < SHORT_PREFIX {
+    /// spelling variants; a prefix token also its completions. With the most it can score
+    /// in a record holding none of the `outliers` it adds to.
+    fn token_query(
+        &self,
+        token: &Token,
+        mode: Mode,
+        outliers: &mut Vec<Term>,
+    ) -> tantivy::Result<(Box<dyn TantivyQuery>, Score)> {
+        if token.prefix && token.plain.chars().count() <= MAX_INITIALS {
             // The first keystrokes: every record with a word in its id or pretty name that
             // starts so scores the same, so the most popular ones show. One Chinese,
             // Japanese or Korean character is a word of its own: it looks in all the text.
-            let field = if analysis::is_bigram_text(&token.plain) {
-                self.fields.text
+            let starts: Box<dyn TantivyQuery> = if analysis::is_bigram_text(&token.plain) {
+                let field = self.fields.text;
+                let last = format!("{}{}", token.plain, char::MAX);
+                Box::new(InvertedIndexRangeQuery::new(
+                    Bound::Included(Term::from_field_text(field, &token.plain)),
+                    Bound::Included(Term::from_field_text(field, &last)),
+                ))
             } else {
-                self.fields.name
+                raw_term(self.fields.initials, &token.plain)
             };
-            let last = format!("{}{}", token.plain, char::MAX);
-            let starts = InvertedIndexRangeQuery::new(
-                Bound::Included(Term::from_field_text(field, &token.plain)),
-                Bound::Included(Term::from_field_text(field, &last)),
-            );
-            return Ok(Box::new(ConstScoreQuery::new(
-                Box::new(starts),
-                COMPLETION_SCORE,
-            )));
+            let query = ConstScoreQuery::new(starts, COMPLETION_SCORE);
+            return Ok((Box::new(query), COMPLETION_SCORE));
         }
         let mut alternatives: Vec<Box<dyn TantivyQuery>> = vec![self.word_query(&token.stem)];
+        let whole = Term::from_field_text(self.fields.text, &token.stem);
+        // While a word is typed, most records match it through a completion; the few with
+        // the typed letters as a whole word are looked at one by one instead of raising the
+        // bound for all.
+        let mut most = if token.prefix && self.searcher.doc_freq(&whole)? <= RARE_WORD_DOCS {
+            outliers.push(whole);
+            0.0
+        } else {
+            self.word_bound(&token.stem)?
+        };
         if mode != Mode::Strict {
             for variant in self.variants(token)? {
+                most = most.max(VARIANT_WEIGHT * self.word_bound(&variant)?);
                 let query = BoostQuery::new(self.word_query(&variant), VARIANT_WEIGHT);
                 alternatives.push(Box::new(query));
             }
@@ -365,14 +442,43 @@ impl<'a> Planner<'a> {
         if token.prefix {
             let field = self.fields.text;
             for completion in self.completions(field, token)? {
+                most = most.max(COMPLETION_SCORE);
                 let query = ConstScoreQuery::new(raw_term(field, &completion), COMPLETION_SCORE);
                 alternatives.push(Box::new(query));
             }
         }
-        Ok(match alternatives.len() {
+        let query = match alternatives.len() {
             1 => alternatives.remove(0),
             _ => Box::new(DisjunctionMaxQuery::new(alternatives)),
-        })
+        };
+        Ok((query, most))
+    }
+
+    /// The most [`Planner::word_query`] can score for `stem`: BM25 never exceeds its term
+    /// weight, idf × (1 + k1), whatever the term frequency and length.
+    fn word_bound(&self, stem: &str) -> tantivy::Result<Score> {
+        let docs: u64 = self
+            .searcher
+            .segment_readers()
+            .iter()
+            .map(|segment| u64::from(segment.max_doc()))
+            .sum();
+        let most = |field: Field| -> tantivy::Result<Score> {
+            let with = self
+                .searcher
+                .doc_freq(&Term::from_field_text(field, stem))?;
+            if with == 0 || docs < with {
+                return Ok(0.0);
+            }
+            let idf = (1.0 + ((docs - with) as Score + 0.5) / (with as Score + 0.5)).ln();
+            Ok(idf * (1.0 + BM25_K1))
+        };
+        let fields = self.fields;
+        Ok(
+            most(fields.text)?
+                + NAME_WEIGHT * most(fields.name)?
+                + TAGS_WEIGHT * most(fields.tags)?,
+        )
     }
 
     /// A stemmed word: must be in `text`; scores there and in `name` and `tags`.
@@ -566,7 +672,10 @@ impl<'a> Planner<'a> {
         }
         let mut clauses = Vec::new();
         for token in &tokens {
-            clauses.push((Occur::Must, self.token_query(token, mode)?));
+            clauses.push((
+                Occur::Must,
+                self.token_query(token, mode, &mut Vec::new())?.0,
+            ));
         }
         Ok(Some(Box::new(BooleanQuery::new(clauses))))
     }
@@ -747,19 +856,6 @@ fn i64_range(field: Field, min: i64, max: i64) -> Box<dyn TantivyQuery> {
     ))
 }
 
-/// BM25 times the record's popularity prior.
-fn popularity(segment: &SegmentReader) -> impl Fn(DocId, Score) -> Score + use<> {
-    let prior = segment
-        .fast_fields()
-        .f64(names::PRIOR)
-        .ok()
-        .map(|column| column.first_or_default_col(1.0));
-    move |doc, score| {
-        let prior = prior.as_ref().map_or(1.0, |column| column.get_val(doc));
-        score * prior as Score
-    }
-}
-
 /// By a fast field in `order`, ties by id so pages are stable. Records without the value
 /// come last either way.
 fn by<T: FastValue>(
@@ -780,11 +876,140 @@ fn sorted<C>(
     query: &dyn TantivyQuery,
     top: TopDocs,
     sort_key: C,
-) -> tantivy::Result<(usize, Vec<DocAddress>)>
+) -> tantivy::Result<Vec<DocAddress>>
 where
     C: SortKeyComputer + Send + 'static,
     C::SortKey: 'static + Clone + Send + Sync + std::fmt::Debug,
 {
-    let (total, hits) = searcher.search(query, &(Count, top.order_by(sort_key)))?;
-    Ok((total, hits.into_iter().map(|(_, a)| a).collect()))
+    let hits = searcher.search(query, &top.order_by(sort_key))?;
+    Ok(hits.into_iter().map(|(_, a)| a).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Catalog, CatalogOptions};
+    use hubdex_core::Dataset;
+    use tempfile::TempDir;
+
+    const WORDS: [&str; 12] = [
+        "speech",
+        "sentiment",
+        "reviews",
+        "translation",
+        "medical",
+        "questions",
+        "answers",
+        "korean",
+        "code",
+        "math",
+        "news",
+        "speaker",
+    ];
+
+    /// Records with words, names and popularity spread so that rankings differ by query.
+    fn records(batch: u64, count: u64) -> Vec<Dataset> {
+        (0..count)
+            .map(|i| {
+                let n = batch * 1_000 + i;
+                let word = |k: u64| WORDS[((n * k + k) % WORDS.len() as u64) as usize];
+                let id = format!("org{}/{}-{}-{n}", n % 7, word(3), word(5));
+                let mut d = Dataset::new(id.parse().unwrap());
+                // `sent`: a rare whole word that also starts a common one.
+                let rare = if n.is_multiple_of(50) { "sent" } else { "" };
+                d.description = Some(format!(
+                    "{} {} {} and {} {rare}",
+                    word(7),
+                    word(11),
+                    word(13),
+                    word(3)
+                ));
+                d.downloads = (n * 7_919) % 100_003;
+                d.likes = (n * 31) % 97;
+                d
+            })
+            .collect()
+    }
+
+    fn small_catalog(dir: &TempDir) -> Catalog {
+        let options = CatalogOptions {
+            cache_capacity_bytes: 8 << 20,
+            writer_memory_bytes: 20_000_000,
+        };
+        Catalog::open(dir.path(), options).unwrap()
+    }
+
+    /// What stopping early must not change: the page scoring every match would give.
+    #[test]
+    fn pruned_relevance_pages_equal_scoring_every_match() {
+        let dir = TempDir::new().unwrap();
+        let catalog = small_catalog(&dir);
+        // Several segments, and updated records (deleted documents) in the older ones.
+        for batch in 0..3 {
+            catalog.upsert_batch(&records(batch, 400)).unwrap();
+        }
+        let mut changed = records(1, 100);
+        for record in &mut changed {
+            record.downloads += 50_000;
+        }
+        catalog.upsert_batch(&changed).unwrap();
+        let (searcher, fields) = catalog.index.searcher_and_fields();
+        assert!(searcher.segment_readers().len() > 1);
+        let marks = Marks::default();
+        let mut planner = Planner::new(&searcher, fields, Utc::now(), &marks);
+        let mut compared = 0;
+        for text in [
+            "speech",
+            "sp",
+            "s",
+            "spe",
+            "sent",
+            "korean sen",
+            "korean reviews",
+            "code math",
+            "medical questions",
+            "speech-sentiment",
+            "news downloads:>100",
+            "speaker -code",
+            "reviews author:org3",
+        ] {
+            let plan = planner.plan(&Query::parse(text), Mode::Strict).unwrap();
+            assert!(plan.bound.is_some(), "{text}: the plan has a score bound");
+            for keep in [1, 10, 100] {
+                let pruned = TopHits {
+                    keep,
+                    bound: plan.bound,
+                    outliers: plan.outliers.clone(),
+                };
+                let every = TopHits {
+                    keep,
+                    bound: None,
+                    outliers: Vec::new(),
+                };
+                let pruned = searcher.search(&*plan.query, &pruned).unwrap();
+                let every = searcher.search(&*plan.query, &every).unwrap();
+                assert_eq!(pruned, every, "{text}, best {keep}");
+                compared += usize::from(!every.is_empty());
+            }
+        }
+        assert!(compared >= 24, "only {compared} pages had hits to compare");
+    }
+
+    /// The exact-name boost is outside the bound: an exact match late in popularity order
+    /// must still come first.
+    #[test]
+    fn an_exact_name_ranks_first_even_when_unpopular() {
+        let dir = TempDir::new().unwrap();
+        let catalog = small_catalog(&dir);
+        let mut all = records(0, 500);
+        let mut obscure = Dataset::new("someone/speech".parse().unwrap());
+        obscure.description = Some("a few clips".to_string());
+        all.push(obscure);
+        catalog.upsert_batch(&all).unwrap();
+        let results = catalog
+            .search(&Query::parse("speech"), Sort::default(), 5, 0)
+            .unwrap();
+        assert_eq!(results.hits[0].id.as_str(), "someone/speech");
+        assert!(results.total > 100);
+    }
 }

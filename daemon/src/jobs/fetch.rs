@@ -25,7 +25,7 @@ use crate::metrics::JobMetrics;
 const WRITE_QUEUE: usize = 4;
 /// Bytes gathered into one batch for the disk writer: fewer hand-overs between threads, and
 /// with [`WRITE_QUEUE`] at most about 5 MiB of a file in memory.
-pub(crate) const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 1 << 20;
 /// A batch not yet full is written anyway after this long without a new chunk.
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
 

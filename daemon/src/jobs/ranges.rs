@@ -4,11 +4,11 @@
 //! What is left of the file is cut into segments of [`SEGMENT`] bytes on absolute
 //! boundaries; `jobs.range_connections` workers take them in order, each streaming its
 //! segment straight to its offset in the partial file (never a whole segment in memory:
-//! batches of about a MiB, written as they fill). A hashing thread follows the in-order prefix
-//! that is complete, reading it back from the page cache, so the checksum is still computed
-//! over the file in order. A worker never runs more than [`WINDOW`] segments ahead of the
-//! oldest unfinished one, which bounds what is thrown away when a try ends: the partial is
-//! cut back to its complete prefix, and the usual retry resumes from there.
+//! batches of [`BATCH_BYTES`], written as they fill). A hashing thread follows the in-order
+//! prefix that is complete, reading it back from the page cache, so the checksum is still
+//! computed over the file in order. A worker never runs more than [`WINDOW`] segments ahead
+//! of the oldest unfinished one, which bounds what is thrown away when a try ends: the
+//! partial is cut back to its complete prefix, and the usual retry resumes from there.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 
 use super::disk::{self, DiskError, Partial, ZERO_BLOCK};
 use super::error::JobError;
-use super::fetch::{BATCH_BYTES, Ctx, Interrupted};
+use super::fetch::{Ctx, Interrupted};
 
 /// Bytes per segment (a multiple of [`ZERO_BLOCK`]); small in tests, so small files
 /// have several.
@@ -30,6 +30,10 @@ use super::fetch::{BATCH_BYTES, Ctx, Interrupted};
 pub(crate) const SEGMENT: u64 = 16 << 20;
 #[cfg(test)]
 pub(crate) const SEGMENT: u64 = 256 << 10;
+/// Bytes a worker gathers before writing them. Smaller than the one-connection path's
+/// batches: with several connections each holds one batch (and the network buffers it
+/// pins), and a positioned write costs the same whatever the batch size.
+const BATCH_BYTES: usize = 256 << 10;
 /// Segments a worker may run ahead of the oldest unfinished one, per connection.
 const WINDOW: usize = 2;
 /// Read-back buffer of the hashing thread.

@@ -234,6 +234,7 @@ async fn a_card_comes_without_front_matter_and_is_served_stale_when_the_hub_is_g
     assert!(bare.commit.is_some());
 
     let gated = h.daemon.card(LOCKED).await.unwrap_err();
+    assert_eq!(gated.kind, ErrorKind::Forbidden, "{gated:?}");
     assert!(gated.message.contains("HF_TOKEN"), "{gated:?}");
     assert!(
         gated.message.contains(&format!("/datasets/{LOCKED}")),
@@ -469,7 +470,7 @@ async fn the_http_routes_answer_like_the_rpc_ones() {
     assert_eq!(status, 200, "{commits}");
     assert_eq!(commits["commits"].as_array().unwrap().len(), 1);
     let (status, gated) = call(&base, Method::GET, &format!("/v1/datasets/{LOCKED}/card")).await;
-    assert_eq!(status, 503);
+    assert_eq!(status, 403, "{gated}");
     assert!(gated["error"].as_str().unwrap().contains("HF_TOKEN"));
 
     let (status, follow) = call(&base, Method::PUT, &format!("/v1/follows/{PROMPTS}")).await;

@@ -1,8 +1,10 @@
 //! The TUI, in the Elm shape: [`app`] holds the state and the pure `update`, [`view`] draws
-//! it, [`client`] talks to the daemon, and [`run`] wires them to the terminal.
+//! it, [`client`] talks to the daemon, and [`run`] wires them to the terminal;
+//! [`Harness`] wires them to an off-screen terminal instead, for measurements.
 
 mod app;
 mod client;
+mod harness;
 mod keymap;
 mod preview;
 mod terminal;
@@ -28,6 +30,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use app::{Action, App, Effect, update};
+pub use harness::Harness;
 use keymap::Keymap;
 use theme::Theme;
 

@@ -617,7 +617,14 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
                         theme.ok(),
                     ),
                 ];
-                let size = hit.estimated_bytes().map(format::bytes).unwrap_or_default();
+                // Sizes the card does not declare are estimates from rows: say so.
+                let size = match hit.declared_size() {
+                    Some((bytes, _)) => format::bytes(bytes),
+                    None => hit
+                        .estimated_bytes()
+                        .map(format::approx_bytes)
+                        .unwrap_or_default(),
+                };
                 let line = row(
                     marks,
                     id_spans,
@@ -1431,6 +1438,30 @@ mod tests {
         assert!(screen.contains("task:"), "facet bar: {screen}");
         assert!(screen.contains("10 of 48,997"), "{screen}");
         insta::assert_snapshot!("search_80x24", screen);
+    }
+
+    #[test]
+    fn sizes_the_card_does_not_declare_are_shown_as_estimates() {
+        let mut app = app(80, 24);
+        let Results::Loaded(response) = &mut app.results else {
+            panic!("no results");
+        };
+        let declared = response.hits[0].id.to_string();
+        response.hits[0].card_data =
+            Some(serde_json::json!({"dataset_info": {"download_size": 2_100_000}}));
+        let estimated = response.hits[1].id.to_string();
+        assert!(response.hits[1].declared_size().is_none());
+        let screen = text(&draw(&app));
+        let row = |id: &str| {
+            screen
+                .lines()
+                .find(|line| line.contains(id))
+                .unwrap_or_else(|| panic!("{id} is not on screen: {screen}"))
+                .to_string()
+        };
+        assert!(row(&declared).contains(" 2.1 MB"), "{screen}");
+        assert!(!row(&declared).contains('≈'), "{screen}");
+        assert!(row(&estimated).contains('≈'), "{screen}");
     }
 
     #[test]

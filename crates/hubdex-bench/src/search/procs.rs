@@ -117,6 +117,19 @@ pub async fn start_fakehub(
     seed: u64,
     timeout: Duration,
 ) -> anyhow::Result<(Proc, SocketAddr)> {
+    start_fakehub_on(bin, dir, records, seed, 0, timeout).await
+}
+
+/// [`start_fakehub`] on 127.0.0.1:`port` (0: any free port). A daemon syncs in full from an
+/// endpoint it has not synced from, so reusing a synced home needs the same port again.
+pub async fn start_fakehub_on(
+    bin: &Path,
+    dir: &Path,
+    records: usize,
+    seed: u64,
+    port: u16,
+    timeout: Duration,
+) -> anyhow::Result<(Proc, SocketAddr)> {
     let port_file = dir.join("fakehub.port");
     let mut command = Command::new(bin);
     command
@@ -124,13 +137,9 @@ pub async fn start_fakehub(
         .arg(records.to_string())
         .arg("--seed")
         .arg(seed.to_string())
-        .args([
-            "--rate-limit",
-            "off",
-            "--addr",
-            "127.0.0.1:0",
-            "--port-file",
-        ])
+        .args(["--rate-limit", "off", "--addr"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--port-file")
         .arg(&port_file)
         .env("RUST_LOG", "warn");
     let mut proc = Proc::spawn("hubdex-fakehub", command, &dir.join("fakehub.log"))?;
