@@ -385,12 +385,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 async fn bench(args: &Args) -> anyhow::Result<Report> {
-    let bin_dir = match &args.bin_dir {
-        Some(dir) => dir.clone(),
-        None => procs::own_dir()?,
-    };
-    let hubdex = procs::binary(&bin_dir, "hubdex")?;
-    let fakehub = procs::binary(&bin_dir, "hubdex-fakehub")?;
+    let (hubdex, fakehub) = procs::hubdex_binaries(args.bin_dir.as_deref())?;
     let redis_bin = match args.peer {
         Some(Peer::Redis) => procs::on_path("redis-server"),
         None => None,

@@ -82,8 +82,18 @@ pub fn log_tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
 
+/// `hubdex` and `hubdex-fakehub` in `bin_dir`, by default next to this executable (where
+/// cargo puts the workspace's other binaries).
+pub fn hubdex_binaries(bin_dir: Option<&Path>) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let dir = match bin_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => own_dir()?,
+    };
+    Ok((binary(&dir, "hubdex")?, binary(&dir, "hubdex-fakehub")?))
+}
+
 /// `name`, found in `dir`, or an error saying how to build it.
-pub fn binary(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+fn binary(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     let path = dir.join(name);
     if !path.is_file() {
         bail!(
@@ -94,8 +104,8 @@ pub fn binary(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// The folder of this executable, where cargo puts the workspace's other binaries.
-pub fn own_dir() -> anyhow::Result<PathBuf> {
+/// The folder of this executable.
+fn own_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find hubdex-bench's own path")?;
     exe.parent()
         .map(Path::to_path_buf)
