@@ -15,6 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use hubdex_core::{Dataset, DatasetId};
 
@@ -27,6 +28,12 @@ const GENERATION_KEY: &[u8] = b"s:generation";
 const COUNT_KEY: &[u8] = b"s:count";
 const OP_UPSERT: &[u8] = b"u";
 const OP_REMOVE: &[u8] = b"d";
+/// How long an open waits for sled's file lock before saying another process holds it.
+/// sled releases the lock from a background thread after its `Db` is dropped, so a
+/// restart in the same process (or right after the previous daemon exited) can find it
+/// still held for a few milliseconds; a daemon that really runs holds it far longer.
+const LOCK_WAIT: Duration = Duration::from_secs(1);
+const LOCK_RETRY_EVERY: Duration = Duration::from_millis(20);
 
 /// sled, plus the generation and record count mirrored in memory so reading them is free.
 pub(crate) struct Records {
@@ -50,21 +57,21 @@ pub(crate) struct Changed<'a> {
 impl Records {
     /// Opens (or creates) the store in `dir` with a page cache of `cache_capacity_bytes`.
     pub(crate) fn open(dir: &Path, cache_capacity_bytes: u64) -> Result<Records, StoreError> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir)
-            .cache_capacity(cache_capacity_bytes)
-            .open()
-            .map_err(|cause| match cause {
-                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::Locked {
-                        dir: dir.parent().unwrap_or(dir).to_path_buf(),
-                    }
+            .cache_capacity(cache_capacity_bytes);
+        let db = open_waiting_for_lock(&config).map_err(|cause| {
+            if is_lock_busy(&cause) {
+                StoreError::Locked {
+                    dir: dir.parent().unwrap_or(dir).to_path_buf(),
                 }
-                cause => StoreError::Records {
+            } else {
+                StoreError::Records {
                     dir: dir.to_path_buf(),
                     cause,
-                },
-            })?;
+                }
+            }
+        })?;
         let records = Records {
             db,
             dir: dir.to_path_buf(),
@@ -290,4 +297,24 @@ fn meta_key(name: &str) -> Vec<u8> {
     key.push(META);
     key.extend_from_slice(name.as_bytes());
     key
+}
+
+/// Opens sled, retrying for up to [`LOCK_WAIT`] while its file lock is busy.
+fn open_waiting_for_lock(config: &sled::Config) -> sled::Result<sled::Db> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(cause) if is_lock_busy(&cause) && Instant::now() < deadline => {
+                std::thread::sleep(LOCK_RETRY_EVERY);
+            }
+            opened => return opened,
+        }
+    }
+}
+
+/// sled reports a busy lock as an I/O error with this text (and `WouldBlock`).
+fn is_lock_busy(cause: &sled::Error) -> bool {
+    matches!(cause, sled::Error::Io(io)
+        if io.kind() == std::io::ErrorKind::WouldBlock
+            || io.to_string().contains("could not acquire lock"))
 }
