@@ -207,6 +207,18 @@ fn one_daemon_per_home_and_the_cli_auto_starts_it() {
     home.json(&["status"]);
     let pid = wait_for("the daemon's pid file", || home.daemon_pid());
     assert!(alive(pid));
+    // The daemon restarted itself in place with glibc's allocator capped (see "Memory" in
+    // the README): the process that holds the home has the setting in its environment.
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let tunables = environ
+        .split(|byte| *byte == 0)
+        .filter_map(|entry| std::str::from_utf8(entry).ok())
+        .find_map(|entry| entry.strip_prefix("GLIBC_TUNABLES="))
+        .unwrap_or_default();
+    assert!(
+        tunables.contains("glibc.malloc.arena_max=2"),
+        "{tunables:?}"
+    );
 
     let second = home.run(&["daemon"]);
     assert!(!second.status.success());

@@ -18,7 +18,7 @@ use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 use crate::schema::names;
 
 /// About how many matching documents one query's facets read, over all segments.
-const SAMPLE: u64 = 8_192;
+const SAMPLE: u64 = 4_096;
 /// A segment keeps at least this many, however small its share of the index.
 const MIN_SEGMENT_SAMPLE: usize = 512;
 

@@ -26,6 +26,7 @@ use tantivy::collector::TopDocs;
 use tantivy::columnar::StrColumn;
 use tantivy::directory::error::LockError;
 use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
+use tantivy::query::{BooleanQuery, Occur};
 use tantivy::schema::Schema;
 use tantivy::{
     DocAddress, Index, IndexReader, IndexSettings, IndexSortByField, IndexWriter, ReloadPolicy,
@@ -35,12 +36,14 @@ use tantivy::{
 use crate::analysis::{ANALYZER, INITIALS, InitialsTokenizer, index_analyzer};
 use crate::schema::{Fields, build_schema, document, names};
 use crate::search::{Planner, raw_term};
+use crate::segments::SegmentCache;
 use crate::{Marks, StoreError};
 
 /// Bumped whenever the schema or the analyzer changes, so an old index is rebuilt on open.
 /// 2: ranking fields, CJK bigrams, stemming, keyword and size fields. 3: language names,
 /// descriptions without the card template. 4: documents sorted by popularity, `initials`.
-const FORMAT: u32 = 4;
+/// 5: `id_lower` only for ids with capitals.
+const FORMAT: u32 = 5;
 /// Most hits one search returns.
 const MAX_LIMIT: usize = 1000;
 /// Indexing threads of a bulk load, at most.
@@ -81,6 +84,8 @@ pub(crate) struct SearchIndex {
     fields: Fields,
     indexed_generation: AtomicU64,
     bulk_memory_bytes: usize,
+    /// What searches work out per segment and reuse.
+    segments: SegmentCache,
 }
 
 /// The single writer's state. Holding its lock serializes every catalog write.
@@ -173,8 +178,15 @@ impl SearchIndex {
             fields,
             indexed_generation: AtomicU64::new(generation),
             bulk_memory_bytes: bulk_memory_bytes.clamp(MIN_WRITER_BYTES, MAX_WRITER_BYTES),
+            segments: SegmentCache::default(),
         };
         Ok((search_index, opened))
+    }
+
+    /// How many segments the last commit left.
+    #[cfg(test)]
+    pub(crate) fn segment_count(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// The store generation the last commit reflects.
@@ -318,9 +330,16 @@ impl SearchIndex {
                 1
             };
             let tantivy = self.index.writer_with_num_threads(threads, budget)?;
-            let mut policy = LogMergePolicy::default();
-            policy.set_min_num_segments(MERGE_AT_SEGMENTS);
-            tantivy.set_merge_policy(Box::new(policy));
+            // A bulk load merges once, into one segment, when it closes (`merge_all`):
+            // merging as it goes rewrote every document a few times over (a third of the
+            // CPU of a full sync, profiled), and the sort by popularity makes each merge dear.
+            if bulk {
+                tantivy.set_merge_policy(Box::new(NoMergePolicy));
+            } else {
+                let mut policy = LogMergePolicy::default();
+                policy.set_min_num_segments(MERGE_AT_SEGMENTS);
+                tantivy.set_merge_policy(Box::new(policy));
+            }
             writer.bulk = bulk;
             writer.last_commit = Instant::now();
             writer.open = Some(tantivy);
@@ -395,7 +414,8 @@ impl SearchIndex {
         let (limit, offset) = page;
         let searcher = self.reader.searcher();
         let found = (|| {
-            let mut planner = Planner::new(&searcher, &self.fields, Utc::now(), marks);
+            let mut planner =
+                Planner::new(&searcher, &self.fields, Utc::now(), marks, &self.segments);
             let found = planner.search(query, sort, limit.min(MAX_LIMIT), offset, facets)?;
             let ids = ids_of(&searcher, &found.addresses)?;
             Ok((found.total, ids, found.facets))
@@ -412,9 +432,13 @@ impl SearchIndex {
     /// The id of the record whose id equals `id` ignoring case.
     pub(crate) fn find_id_ignoring_case(&self, id: &str) -> Result<Option<String>, StoreError> {
         let searcher = self.reader.searcher();
-        let query = raw_term(self.fields.id_lower, &id.to_lowercase());
+        let lower = id.to_lowercase();
+        let query = BooleanQuery::new(vec![
+            (Occur::Should, raw_term(self.fields.id_lower, &lower)),
+            (Occur::Should, raw_term(self.fields.id, &lower)),
+        ]);
         let found = (|| {
-            let hits = searcher.search(&*query, &TopDocs::with_limit(1).order_by_score())?;
+            let hits = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
             let addresses: Vec<DocAddress> = hits.into_iter().map(|(_, a)| a).collect();
             ids_of(&searcher, &addresses)
         })();

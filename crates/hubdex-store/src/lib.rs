@@ -20,13 +20,18 @@
 //! ```
 
 mod analysis;
+mod best;
 mod error;
 mod facets;
 mod index;
+mod popular;
 mod records;
+mod results;
 mod schema;
 mod search;
+mod segments;
 mod tophits;
+mod word;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -36,6 +41,7 @@ use hubdex_core::{Dataset, DatasetId, Facets, Query, Sort};
 pub use error::StoreError;
 use index::{Opened, SearchIndex, Writer};
 use records::Records;
+use results::ResultCache;
 
 /// A catch-up bigger than this (records the index missed) uses the bulk writer arena.
 const BULK_CATCH_UP: usize = 10_000;
@@ -98,6 +104,7 @@ pub struct Marks {
 pub struct Catalog {
     records: Records,
     index: SearchIndex,
+    answers: ResultCache,
 }
 
 impl Catalog {
@@ -111,7 +118,11 @@ impl Catalog {
         })?;
         let records = Records::open(&dir.join("records"), options.cache_capacity_bytes)?;
         let (index, opened) = SearchIndex::open(&dir.join("index"), options.writer_memory_bytes)?;
-        let catalog = Catalog { records, index };
+        let catalog = Catalog {
+            records,
+            index,
+            answers: ResultCache::default(),
+        };
         {
             let mut writer = catalog.index.lock()?;
             let stored = catalog.records.generation();
@@ -247,13 +258,7 @@ impl Catalog {
         marks: &Marks,
     ) -> Result<SearchResults, StoreError> {
         let sort = query.sort.unwrap_or_else(|| sort.into());
-        let (total, ids, _) = self
-            .index
-            .search(query, sort, (limit, offset), marks, None)?;
-        Ok(SearchResults {
-            total,
-            hits: self.records_of(ids)?,
-        })
+        Ok(self.answer(query, sort, (limit, offset), marks, None)?.0)
     }
 
     /// [`Catalog::search_marked`] and [`Catalog::facets_marked`] in one pass over the
@@ -267,20 +272,47 @@ impl Catalog {
         limit_per_facet: usize,
     ) -> Result<(SearchResults, Facets), StoreError> {
         let sort = query.sort.unwrap_or_else(|| sort.into());
-        let (total, ids, facets) =
-            self.index
-                .search(query, sort, page, marks, Some(limit_per_facet))?;
+        let (results, facets) = self.answer(query, sort, page, marks, Some(limit_per_facet))?;
+        Ok((results, facets.unwrap_or_default()))
+    }
+
+    /// A search's page and facets: from the kept answer while the index has not changed
+    /// since, else worked out (and kept when it depends on the index alone).
+    fn answer(
+        &self,
+        query: &Query,
+        sort: Sort,
+        page: (usize, usize),
+        marks: &Marks,
+        facets: Option<usize>,
+    ) -> Result<(SearchResults, Option<Facets>), StoreError> {
+        // The generation first: the searcher is then at least as new, never older.
+        let generation = self.index.indexed_generation();
+        let key = results::key(query, sort, page, facets);
+        let kept = key
+            .as_ref()
+            .and_then(|key| self.answers.get(key, generation));
+        let (total, ids, facets) = match kept {
+            Some(answer) => answer,
+            None => {
+                let answer = self.index.search(query, sort, page, marks, facets)?;
+                if let Some(key) = key {
+                    self.answers.put(key, generation, answer.clone());
+                }
+                answer
+            }
+        };
         let results = SearchResults {
             total,
             hits: self.records_of(ids)?,
         };
-        Ok((results, facets.unwrap_or_default()))
+        Ok((results, facets))
     }
 
     /// How the records matching `query` spread over tasks, languages, licences, modalities
     /// and size buckets: the `limit_per_facet` most frequent values of each. Exact up to
-    /// tens of thousands of matches, estimated from a uniform sample beyond
-    /// ([`Facets::counted`] says which); it reads fast fields only.
+    /// about 4,000 matches, estimated from a uniform sample beyond ([`Facets::counted`]
+    /// says which); it reads fast fields only.
     pub fn facets(&self, query: &Query, limit_per_facet: usize) -> Result<Facets, StoreError> {
         self.facets_marked(query, limit_per_facet, &Marks::default())
     }
@@ -584,5 +616,46 @@ mod tests {
         assert_eq!(catalog.indexed_generation(), catalog.generation());
         assert_eq!(found(&catalog, "walrus").len(), 2);
         assert!(!writer_open(&catalog));
+    }
+
+    #[test]
+    fn a_bulk_load_merges_once_when_it_ends() {
+        let dir = TempDir::new().unwrap();
+        let catalog = Catalog::open(dir.path(), options()).unwrap();
+        for (i, word) in ["walrus", "narwhal", "beluga", "orca"].iter().enumerate() {
+            catalog
+                .upsert_bulk(&[dataset(&format!("acme/{word}"), word)])
+                .unwrap();
+            // An intermediate commit, as a long walk makes every 15 s.
+            let mut writer = catalog.index.lock().unwrap();
+            catalog.commit_locked(&mut writer, false).unwrap();
+            drop(writer);
+            assert_eq!(catalog.index.segment_count(), i + 1, "no merge mid-load");
+            assert_eq!(found(&catalog, word), [format!("acme/{word}")]);
+        }
+        catalog.commit().unwrap();
+        assert_eq!(catalog.index.segment_count(), 1);
+        assert_eq!(found(&catalog, "orca"), ["acme/orca"]);
+    }
+
+    #[test]
+    fn get_finds_an_id_written_in_another_case() {
+        let dir = TempDir::new().unwrap();
+        let catalog = Catalog::open(dir.path(), options()).unwrap();
+        catalog
+            .upsert_batch(&[
+                dataset("HuggingFaceH4/UltraChat", "chats"),
+                dataset("openai/gsm8k", "maths"),
+            ])
+            .unwrap();
+        let get = |id: &str| {
+            let got = catalog.get(&id.parse().unwrap()).unwrap();
+            got.map(|d| d.id.to_string())
+        };
+        let capitals = Some("HuggingFaceH4/UltraChat".to_string());
+        assert_eq!(get("huggingfaceh4/ultrachat"), capitals);
+        assert_eq!(get("HUGGINGFACEH4/ultrachat"), capitals);
+        assert_eq!(get("OpenAI/GSM8K"), Some("openai/gsm8k".to_string()));
+        assert_eq!(get("openai/gsm9k"), None);
     }
 }

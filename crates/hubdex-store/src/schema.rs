@@ -16,9 +16,9 @@ use crate::analysis::{ANALYZER, INITIALS, key};
 
 /// How much downloads and likes lift a record's score: the score is multiplied by
 /// `1 + DOWNLOADS_WEIGHT · ln(1 + downloads) + LIKES_WEIGHT · ln(1 + likes)`.
-const DOWNLOADS_WEIGHT: f64 = 0.25;
+pub(crate) const DOWNLOADS_WEIGHT: f64 = 0.25;
 /// See [`DOWNLOADS_WEIGHT`].
-const LIKES_WEIGHT: f64 = 0.25;
+pub(crate) const LIKES_WEIGHT: f64 = 0.25;
 
 /// Where the card template's table of contents starts in a description.
 const TEMPLATE_START: &str = "Table of Contents";
@@ -37,7 +37,8 @@ const CARD_TAG_KEYS: &[(&str, &str)] = &[
 pub(crate) struct Fields {
     /// The id as written: exact lookup, delete, and mapping hits back to records.
     pub(crate) id: Field,
-    /// The id lowercased, for case-insensitive lookup.
+    /// The id lowercased, for case-insensitive lookup; only for ids with capitals (a
+    /// lookup also tries `id`).
     pub(crate) id_lower: Field,
     /// Exact-match keys ([`crate::analysis::key`]) of the id, the name and the pretty name.
     pub(crate) keys: Field,
@@ -211,7 +212,12 @@ pub(crate) fn document(fields: &Fields, record: &Dataset) -> TantivyDocument {
     let id = record.id.as_str();
     let name = record.id.name();
     doc.add_text(fields.id, id);
-    doc.add_text(fields.id_lower, id.to_lowercase());
+    // Only ids with capitals: a lower-case id is found by its `id` term (a million fewer
+    // terms to build into the dictionary at the Hub's scale).
+    let lower = id.to_lowercase();
+    if lower != id {
+        doc.add_text(fields.id_lower, lower);
+    }
     if let Some(owner) = record.owner() {
         doc.add_text(fields.author, owner.to_lowercase());
     }

@@ -52,8 +52,11 @@ use tantivy::{DocAddress, Score, Searcher, Term};
 
 use crate::Marks;
 use crate::analysis::{self, MAX_INITIALS, is_stop_word, plain_words};
+use crate::popular::{Popularity, TopPopular};
 use crate::schema::{Fields, names};
+use crate::segments::SegmentCache;
 use crate::tophits::TopHits;
+use crate::word::WordQuery;
 
 /// Weight of a word's BM25 in ids and pretty names, added to its BM25 in the whole text.
 pub(crate) const NAME_WEIGHT: Score = 2.0;
@@ -122,6 +125,7 @@ pub(crate) struct Planner<'a> {
     analyzer: TextAnalyzer,
     now: DateTime<Utc>,
     marks: &'a Marks,
+    cache: &'a SegmentCache,
 }
 
 /// The tantivy query for a mode, and whether it ranks by text.
@@ -135,6 +139,39 @@ struct Plan {
     /// Terms of few records that may score above `bound`: the exact-name term, and rare
     /// whole words being typed (their completions score far less).
     outliers: Vec<Term>,
+    /// An upper bound of the text score of any record, outliers included.
+    outlier_bound: Option<Score>,
+}
+
+/// The most a part of a query can add to the text score: in records holding none of the
+/// plan's outlier terms, and in any record.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    without_outliers: Score,
+    any: Score,
+}
+
+impl Bounds {
+    fn same(most: Score) -> Self {
+        Self {
+            without_outliers: most,
+            any: most,
+        }
+    }
+
+    fn max(self, most: Score) -> Self {
+        Self {
+            without_outliers: self.without_outliers.max(most),
+            any: self.any.max(most),
+        }
+    }
+
+    fn plus(self, other: Bounds) -> Self {
+        Self {
+            without_outliers: self.without_outliers + other.without_outliers,
+            any: self.any + other.any,
+        }
+    }
 }
 
 /// What a search found: the total, the page, and the facets when asked for.
@@ -150,13 +187,16 @@ impl<'a> Planner<'a> {
         fields: &'a Fields,
         now: DateTime<Utc>,
         marks: &'a Marks,
+        cache: &'a SegmentCache,
     ) -> Self {
+        cache.keep_only(searcher);
         Self {
             searcher,
             fields,
             analyzer: analysis::query_analyzer(),
             now,
             marks,
+            cache,
         }
     }
 
@@ -225,9 +265,31 @@ impl<'a> Planner<'a> {
                 keep: offset.saturating_add(limit),
                 bound: plan.bound,
                 outliers: plan.outliers.clone(),
+                outlier_bound: plan.outlier_bound,
+                cache: self.cache,
             };
             let hits = self.searcher.search(query, &collector)?;
             return Ok(hits.into_iter().skip(offset).map(|(_, a)| a).collect());
+        }
+        let popular = match (sort.key, sort.order) {
+            (SortKey::Relevance | SortKey::Downloads, Order::Descending) => {
+                Some(Popularity::Downloads)
+            }
+            (SortKey::Likes, Order::Descending) => Some(Popularity::Likes),
+            _ => None,
+        };
+        if let Some(by) = popular {
+            let collector = TopPopular {
+                by,
+                keep: offset.saturating_add(limit),
+                cache: self.cache,
+            };
+            let hits = self.searcher.search(query, &collector)?;
+            return Ok(hits
+                .into_iter()
+                .skip(offset)
+                .map(|hit| hit.address)
+                .collect());
         }
         let top = TopDocs::with_limit(limit).and_offset(offset);
         let order = match sort.order {
@@ -257,7 +319,7 @@ impl<'a> Planner<'a> {
         let tokens = self.tokens(&words);
         let mut clauses: Vec<(Occur, Box<dyn TantivyQuery>)> = Vec::new();
         let mut scored = false;
-        let mut bound: Option<Score> = Some(0.0);
+        let mut bound: Option<Bounds> = Some(Bounds::same(0.0));
         let mut outliers = Vec::new();
         if !tokens.is_empty() {
             scored = true;
@@ -271,7 +333,7 @@ impl<'a> Planner<'a> {
                     Occur::Must
                 };
                 let (query, most) = self.token_query(token, mode, &mut outliers)?;
-                bound = bound.map(|sum| sum + most);
+                bound = bound.map(|sum| sum.plus(most));
                 word_clauses.push((occur, query));
             }
             if relax {
@@ -291,6 +353,10 @@ impl<'a> Planner<'a> {
                 let boost = ConstScoreQuery::new(raw_term(self.fields.keys, &key), EXACT_BOOST);
                 clauses.push((Occur::Should, Box::new(boost)));
                 outliers.push(term);
+                bound = bound.map(|sum| Bounds {
+                    any: sum.any + EXACT_BOOST,
+                    ..sum
+                });
             }
         }
         let top: &[Expr] = match &query.expr {
@@ -333,7 +399,8 @@ impl<'a> Planner<'a> {
             query: Box::new(BooleanQuery::new(clauses)),
             scored,
             // A rounding margin: the bound is summed in another order than the scores.
-            bound: bound.map(|sum| sum * BOUND_MARGIN),
+            bound: bound.map(|sum| sum.without_outliers * BOUND_MARGIN),
+            outlier_bound: bound.map(|sum| sum.any * BOUND_MARGIN),
             outliers,
         })
     }
@@ -397,13 +464,13 @@ impl<'a> Planner<'a> {
 
     /// One free-text token: its BM25 in text, name and tags, and in forgiving modes its
     /// spelling variants; a prefix token also its completions. With the most it can score
-    /// in a record holding none of the `outliers` it adds to.
+    /// in a record holding none of the `outliers` it adds to, and in any record.
     fn token_query(
         &self,
         token: &Token,
         mode: Mode,
         outliers: &mut Vec<Term>,
-    ) -> tantivy::Result<(Box<dyn TantivyQuery>, Score)> {
+    ) -> tantivy::Result<(Box<dyn TantivyQuery>, Bounds)> {
         if token.prefix && token.plain.chars().count() <= MAX_INITIALS {
             // The first keystrokes: every record with a word in its id or pretty name that
             // starts so scores the same, so the most popular ones show. One Chinese,
@@ -419,18 +486,22 @@ impl<'a> Planner<'a> {
                 raw_term(self.fields.initials, &token.plain)
             };
             let query = ConstScoreQuery::new(starts, COMPLETION_SCORE);
-            return Ok((Box::new(query), COMPLETION_SCORE));
+            return Ok((Box::new(query), Bounds::same(COMPLETION_SCORE)));
         }
         let mut alternatives: Vec<Box<dyn TantivyQuery>> = vec![self.word_query(&token.stem)];
         let whole = Term::from_field_text(self.fields.text, &token.stem);
         // While a word is typed, most records match it through a completion; the few with
         // the typed letters as a whole word are looked at one by one instead of raising the
         // bound for all.
+        let word = self.word_bound(&token.stem)?;
         let mut most = if token.prefix && self.searcher.doc_freq(&whole)? <= RARE_WORD_DOCS {
             outliers.push(whole);
-            0.0
+            Bounds {
+                without_outliers: 0.0,
+                any: word,
+            }
         } else {
-            self.word_bound(&token.stem)?
+            Bounds::same(word)
         };
         if mode != Mode::Strict {
             for variant in self.variants(token)? {
@@ -484,17 +555,14 @@ impl<'a> Planner<'a> {
     /// A stemmed word: must be in `text`; scores there and in `name` and `tags`.
     fn word_query(&self, stem: &str) -> Box<dyn TantivyQuery> {
         let fields = self.fields;
-        Box::new(BooleanQuery::new(vec![
-            (Occur::Must, scored_term(fields.text, stem)),
-            (
-                Occur::Should,
-                Box::new(BoostQuery::new(scored_term(fields.name, stem), NAME_WEIGHT)),
-            ),
-            (
-                Occur::Should,
-                Box::new(BoostQuery::new(scored_term(fields.tags, stem), TAGS_WEIGHT)),
-            ),
-        ]))
+        let term = |field: Field| Term::from_field_text(field, stem);
+        Box::new(WordQuery::new(
+            term(fields.text),
+            vec![
+                (term(fields.name), NAME_WEIGHT),
+                (term(fields.tags), TAGS_WEIGHT),
+            ],
+        ))
     }
 
     /// Indexed terms that complete the token, most frequent first: terms that start with it,
@@ -515,29 +583,32 @@ impl<'a> Planner<'a> {
             .collect();
         let mut candidates = Candidates::new(MAX_COMPLETIONS);
         for segment in self.searcher.segment_readers() {
-            let inverted = segment.inverted_index(field)?;
-            let dictionary = inverted.terms();
-            let mut terms = dictionary.range().ge(prefix).into_stream()?;
-            let mut top = SegmentTop::new(MAX_COMPLETIONS);
-            let mut scanned = 0;
-            while scanned < MAX_PREFIX_SCAN && terms.advance() {
-                let key = terms.key();
-                if !key.starts_with(prefix) {
-                    break;
+            let scan = || -> tantivy::Result<Vec<Vec<u8>>> {
+                let inverted = segment.inverted_index(field)?;
+                let dictionary = inverted.terms();
+                let mut terms = dictionary.range().ge(prefix).into_stream()?;
+                let mut top = SegmentTop::new(MAX_COMPLETIONS);
+                let mut scanned = 0;
+                while scanned < MAX_PREFIX_SCAN && terms.advance() {
+                    let key = terms.key();
+                    if !key.starts_with(prefix) {
+                        break;
+                    }
+                    if key != token.stem.as_bytes() {
+                        top.offer(terms.value().doc_freq, key);
+                    }
+                    scanned += 1;
                 }
-                if key != token.stem.as_bytes() {
-                    top.offer(terms.value().doc_freq, key);
+                for stem in &shorter {
+                    if *stem != token.stem.as_bytes()
+                        && let Some(info) = dictionary.get(stem)?
+                    {
+                        top.offer(info.doc_freq, stem);
+                    }
                 }
-                scanned += 1;
-            }
-            for stem in &shorter {
-                if *stem != token.stem.as_bytes()
-                    && let Some(info) = dictionary.get(stem)?
-                {
-                    top.offer(info.doc_freq, stem);
-                }
-            }
-            candidates.add(top);
+                Ok(top.into_terms())
+            };
+            candidates.add(&self.cache.completions(segment, field, &token.plain, scan)?);
         }
         candidates.most_frequent(self.searcher, field)
     }
@@ -584,7 +655,7 @@ impl<'a> Planner<'a> {
                 }
                 scanned += 1;
             }
-            candidates.add(top);
+            candidates.add(&top.into_terms());
         }
         candidates.most_frequent(self.searcher, self.fields.text)
     }
@@ -784,6 +855,13 @@ impl SegmentTop {
             self.heap.pop();
         }
     }
+
+    fn into_terms(self) -> Vec<Vec<u8>> {
+        self.heap
+            .into_iter()
+            .map(|Reverse((_, term))| term)
+            .collect()
+    }
 }
 
 /// Terms some segment ranks among its most frequent, ranked again by their frequency in
@@ -801,9 +879,8 @@ impl Candidates {
         }
     }
 
-    fn add(&mut self, top: SegmentTop) {
-        self.terms
-            .extend(top.heap.into_iter().map(|Reverse((_, term))| term));
+    fn add(&mut self, terms: &[Vec<u8>]) {
+        self.terms.extend(terms.iter().cloned());
     }
 
     /// The `limit` most frequent candidates in `field`, ties by term.
@@ -820,13 +897,6 @@ impl Candidates {
         counted.truncate(self.limit);
         Ok(counted.into_iter().map(|(text, _)| text).collect())
     }
-}
-
-fn scored_term(field: Field, text: &str) -> Box<dyn TantivyQuery> {
-    Box::new(TermQuery::new(
-        Term::from_field_text(field, text),
-        IndexRecordOption::WithFreqs,
-    ))
 }
 
 pub(crate) fn raw_term(field: Field, text: &str) -> Box<dyn TantivyQuery> {
@@ -939,27 +1009,41 @@ mod tests {
         Catalog::open(dir.path(), options).unwrap()
     }
 
+    /// Several segments, and `changed` (updates make deleted documents in the older ones).
+    fn segmented_catalog(dir: &TempDir, changed: &[Dataset]) -> Catalog {
+        let catalog = small_catalog(dir);
+        for batch in 0..3 {
+            catalog.upsert_batch(&records(batch, 400)).unwrap();
+        }
+        catalog.upsert_batch(changed).unwrap();
+        catalog
+    }
+
     /// What stopping early must not change: the page scoring every match would give.
     #[test]
     fn pruned_relevance_pages_equal_scoring_every_match() {
         let dir = TempDir::new().unwrap();
-        let catalog = small_catalog(&dir);
-        // Several segments, and updated records (deleted documents) in the older ones.
-        for batch in 0..3 {
-            catalog.upsert_batch(&records(batch, 400)).unwrap();
-        }
         let mut changed = records(1, 100);
         for record in &mut changed {
             record.downloads += 50_000;
         }
-        catalog.upsert_batch(&changed).unwrap();
+        // Many records named exactly `speech` (exact-name outliers), popular and not.
+        changed.extend((0..60u64).map(|k| {
+            let mut named = Dataset::new(format!("team{k}/speech").parse().unwrap());
+            named.description = Some(format!("{} recordings", WORDS[k as usize % 12]));
+            named.downloads = if k < 5 { k * 20_011 } else { 0 };
+            named
+        }));
+        let catalog = segmented_catalog(&dir, &changed);
         let (searcher, fields) = catalog.index.searcher_and_fields();
         assert!(searcher.segment_readers().len() > 1);
         let marks = Marks::default();
-        let mut planner = Planner::new(&searcher, fields, Utc::now(), &marks);
+        let cache = SegmentCache::default();
+        let mut planner = Planner::new(&searcher, fields, Utc::now(), &marks, &cache);
         let mut compared = 0;
         for text in [
             "speech",
+            "speec",
             "sp",
             "s",
             "spe",
@@ -975,16 +1059,20 @@ mod tests {
         ] {
             let plan = planner.plan(&Query::parse(text), Mode::Strict).unwrap();
             assert!(plan.bound.is_some(), "{text}: the plan has a score bound");
-            for keep in [1, 10, 100] {
+            for keep in [1, 10, 40, 100] {
                 let pruned = TopHits {
                     keep,
                     bound: plan.bound,
                     outliers: plan.outliers.clone(),
+                    outlier_bound: plan.outlier_bound,
+                    cache: &cache,
                 };
                 let every = TopHits {
                     keep,
                     bound: None,
                     outliers: Vec::new(),
+                    outlier_bound: None,
+                    cache: &cache,
                 };
                 let pruned = searcher.search(&*plan.query, &pruned).unwrap();
                 let every = searcher.search(&*plan.query, &every).unwrap();
@@ -993,6 +1081,68 @@ mod tests {
             }
         }
         assert!(compared >= 24, "only {compared} pages had hits to compare");
+    }
+
+    /// Stopping a downloads or likes sort early must not change the page either, ties
+    /// (many records share a like count) included.
+    #[test]
+    fn pruned_popularity_pages_equal_sorting_every_match() {
+        let dir = TempDir::new().unwrap();
+        let mut changed = records(2, 100);
+        for record in &mut changed {
+            record.downloads += 70_000;
+            record.likes += 50;
+        }
+        let catalog = segmented_catalog(&dir, &changed);
+        let (searcher, fields) = catalog.index.searcher_and_fields();
+        assert!(searcher.segment_readers().len() > 1);
+        let marks = Marks::default();
+        let cache = SegmentCache::default();
+        let mut planner = Planner::new(&searcher, fields, Utc::now(), &marks, &cache);
+        let mut compared = 0;
+        for text in [
+            "",
+            "speech",
+            "spe",
+            "author:org3",
+            "downloads:>50000",
+            "-code",
+        ] {
+            let plan = planner.plan(&Query::parse(text), Mode::Strict).unwrap();
+            for (popularity, field) in [
+                (Popularity::Downloads, names::DOWNLOADS),
+                (Popularity::Likes, names::LIKES),
+            ] {
+                for (limit, offset) in [(1, 0), (20, 0), (20, 40), (500, 0)] {
+                    let keep = limit + offset;
+                    let pruned: Vec<DocAddress> = searcher
+                        .search(
+                            &*plan.query,
+                            &TopPopular {
+                                by: popularity,
+                                keep,
+                                cache: &cache,
+                            },
+                        )
+                        .unwrap()
+                        .into_iter()
+                        .skip(offset)
+                        .map(|hit| hit.address)
+                        .collect();
+                    let top = TopDocs::with_limit(limit).and_offset(offset);
+                    let every = sorted(
+                        &searcher,
+                        &*plan.query,
+                        top,
+                        by::<u64>(field, tantivy::Order::Desc),
+                    )
+                    .unwrap();
+                    assert_eq!(pruned, every, "{text:?} by {field}, {limit} from {offset}");
+                    compared += usize::from(!every.is_empty());
+                }
+            }
+        }
+        assert!(compared >= 40, "only {compared} pages had hits to compare");
     }
 
     /// The exact-name boost is outside the bound: an exact match late in popularity order

@@ -9,22 +9,23 @@
 //!
 //! Terms of few documents that would loosen the bound for all (the exact-name boost, a rare
 //! whole word being typed) are left out of it; instead the documents holding them that
-//! come after the stop are scored one by one.
+//! come after the stop are scored one by one, in prior order, until a second bound (with
+//! those terms) says none of the rest can make the cut: a name as common as `images` has
+//! hundreds of exact matches.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::ColumnValues;
 use tantivy::query::Weight;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED, Term};
 
-use crate::schema::names;
+use crate::best::Best;
+use crate::segments::SegmentCache;
 
 /// Collects the `keep` best documents by text score times prior.
-pub(crate) struct TopHits {
+pub(crate) struct TopHits<'a> {
     /// How many hits are wanted (the page's offset plus its length).
     pub(crate) keep: usize,
     /// An upper bound of the query's text score in documents holding none of the
@@ -32,6 +33,11 @@ pub(crate) struct TopHits {
     pub(crate) bound: Option<Score>,
     /// Terms whose documents are looked at even after the scan stops.
     pub(crate) outliers: Vec<Term>,
+    /// An upper bound of the query's text score in any document: the documents of the
+    /// outlier terms are looked at only while one of them can still make the cut.
+    pub(crate) outlier_bound: Option<Score>,
+    /// Where the segments' priors are read.
+    pub(crate) cache: &'a SegmentCache,
 }
 
 /// A scored document, ordered best first: higher score, then the earlier document.
@@ -64,53 +70,19 @@ impl Ord for Hit {
     }
 }
 
-/// The best `keep` hits of one segment: a heap whose top is the worst kept.
-struct Best {
-    keep: usize,
-    heap: BinaryHeap<Reverse<Hit>>,
+/// The addresses of a segment's kept hits, with their scores.
+fn addresses(best: Best<Hit>, segment: SegmentOrdinal) -> Vec<(Score, DocAddress)> {
+    best.into_unordered()
+        .map(|hit| (hit.score, DocAddress::new(segment, hit.doc)))
+        .collect()
 }
 
-impl Best {
-    fn new(keep: usize) -> Self {
-        Self {
-            keep,
-            heap: BinaryHeap::with_capacity(keep + 1),
-        }
-    }
-
-    /// The score a document must beat to get in, once the heap is full.
-    fn least(&self) -> Option<Score> {
-        (self.heap.len() >= self.keep)
-            .then(|| self.heap.peek().map(|Reverse(hit)| hit.score))
-            .flatten()
-    }
-
-    fn offer(&mut self, hit: Hit) {
-        if self.heap.len() < self.keep {
-            self.heap.push(Reverse(hit));
-        } else if self.heap.peek().is_some_and(|Reverse(worst)| hit > *worst) {
-            self.heap.pop();
-            self.heap.push(Reverse(hit));
-        }
-    }
-
-    fn into_hits(self, segment: SegmentOrdinal) -> Vec<(Score, DocAddress)> {
-        self.heap
-            .into_iter()
-            .map(|Reverse(hit)| (hit.score, DocAddress::new(segment, hit.doc)))
-            .collect()
-    }
+/// The prior of a document (1.0 for one the segment does not have).
+fn prior_of(priors: &[f32], doc: DocId) -> f32 {
+    priors.get(doc as usize).copied().unwrap_or(1.0)
 }
 
-/// The prior of each document of a segment (1.0 where missing).
-fn priors(reader: &SegmentReader) -> tantivy::Result<Arc<dyn ColumnValues<f64>>> {
-    Ok(reader
-        .fast_fields()
-        .f64(names::PRIOR)?
-        .first_or_default_col(1.0))
-}
-
-impl Collector for TopHits {
+impl Collector for TopHits<'_> {
     type Fruit = Vec<(Score, DocAddress)>;
     type Child = SegmentHits;
 
@@ -121,7 +93,7 @@ impl Collector for TopHits {
     ) -> tantivy::Result<SegmentHits> {
         Ok(SegmentHits {
             segment: segment_local_id,
-            priors: priors(reader)?,
+            priors: self.cache.priors(reader)?,
             best: Best::new(self.keep),
         })
     }
@@ -148,38 +120,48 @@ impl Collector for TopHits {
         if self.keep == 0 {
             return Ok(Vec::new());
         }
-        let priors = priors(reader)?;
+        let priors = self.cache.priors(reader)?;
         let alive = reader.alive_bitset();
         let is_alive = |doc: DocId| alive.is_none_or(|bits| bits.is_alive(doc));
         let mut scorer = weight.scorer(reader, 1.0)?;
-        let mut best = Best::new(self.keep);
-        let mut previous = f64::INFINITY;
+        let mut best: Best<Hit> = Best::new(self.keep);
+        let mut previous = f32::INFINITY;
         let mut doc = scorer.doc();
         while doc != TERMINATED {
             if is_alive(doc) {
-                let prior = priors.get_val(doc);
+                let prior = prior_of(&priors, doc);
                 // Pruning is only sound while documents really come in prior order.
                 let ordered = prior <= previous;
                 previous = prior;
-                if let (true, Some(bound), Some(least)) = (ordered, self.bound, best.least())
-                    && bound * prior as Score <= least
+                if let (true, Some(bound), Some(worst)) = (ordered, self.bound, best.worst())
+                    && bound * prior <= worst.score
                 {
                     break;
                 }
-                let score = scorer.score() * prior as Score;
+                let score = scorer.score() * prior;
                 best.offer(Hit { score, doc });
             }
             doc = scorer.advance();
         }
         if doc != TERMINATED {
+            let mut previous = f32::INFINITY;
             for outlier in self.outliers_from(reader, doc)? {
+                let prior = prior_of(&priors, outlier);
+                let ordered = prior <= previous;
+                previous = prior;
+                if let (true, Some(bound), Some(worst)) =
+                    (ordered, self.outlier_bound, best.worst())
+                    && bound * prior <= worst.score
+                {
+                    break;
+                }
                 // A seek never goes back: one that went past this outlier left it unmatched.
                 let at = match scorer.doc() {
                     current if current < outlier => scorer.seek(outlier),
                     current => current,
                 };
                 if at == outlier && is_alive(outlier) {
-                    let score = scorer.score() * priors.get_val(outlier) as Score;
+                    let score = scorer.score() * prior;
                     best.offer(Hit {
                         score,
                         doc: outlier,
@@ -187,11 +169,11 @@ impl Collector for TopHits {
                 }
             }
         }
-        Ok(best.into_hits(segment_ord))
+        Ok(addresses(best, segment_ord))
     }
 }
 
-impl TopHits {
+impl TopHits<'_> {
     /// The segment's documents from `from` on that hold an outlier term, in order.
     fn outliers_from(&self, reader: &SegmentReader, from: DocId) -> tantivy::Result<Vec<DocId>> {
         let mut docs = Vec::new();
@@ -217,19 +199,19 @@ impl TopHits {
 /// One segment's hits when tantivy drives the collection (every match is offered).
 pub(crate) struct SegmentHits {
     segment: SegmentOrdinal,
-    priors: Arc<dyn ColumnValues<f64>>,
-    best: Best,
+    priors: Arc<[f32]>,
+    best: Best<Hit>,
 }
 
 impl SegmentCollector for SegmentHits {
     type Fruit = Vec<(Score, DocAddress)>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let score = score * self.priors.get_val(doc) as Score;
+        let score = score * prior_of(&self.priors, doc);
         self.best.offer(Hit { score, doc });
     }
 
     fn harvest(self) -> Self::Fruit {
-        self.best.into_hits(self.segment)
+        addresses(self.best, self.segment)
     }
 }

@@ -135,6 +135,43 @@ fn a_changed_description_changes_what_finds_the_record() {
     assert_eq!(catalog.generation(), generation);
 }
 
+/// Answers are reused while nothing changes (a backspace while typing asks again); a write
+/// in between must show at once.
+#[test]
+fn a_repeated_search_sees_every_write_in_between() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    catalog.upsert_batch(&sample()).unwrap();
+    let with_facets = |query: &str| {
+        let (results, facets) = catalog
+            .search_with_facets(
+                &Query::parse(query),
+                SortKey::Relevance,
+                (10, 0),
+                &Marks::default(),
+                5,
+            )
+            .unwrap();
+        let ids: Vec<String> = results.hits.iter().map(|d| d.id.to_string()).collect();
+        (results.total, ids, facets)
+    };
+    assert!(find(&catalog, "critiques").is_empty());
+    let before = with_facets("reviews");
+    assert_eq!(with_facets("reviews"), before);
+
+    catalog
+        .upsert_batch(&[dataset("film/critiques", "Movie reviews and critiques.", 5)])
+        .unwrap();
+    assert_eq!(find(&catalog, "critiques"), ["film/critiques"]);
+    let after = with_facets("reviews");
+    assert_eq!(after.0, before.0 + 1);
+    assert!(after.1.contains(&"film/critiques".to_string()));
+
+    catalog.remove_batch(&[id("film/critiques")]).unwrap();
+    assert!(find(&catalog, "critiques").is_empty());
+    assert_eq!(with_facets("reviews"), before);
+}
+
 #[test]
 fn the_last_copy_of_a_repeated_id_in_a_batch_wins() {
     let dir = TempDir::new().unwrap();

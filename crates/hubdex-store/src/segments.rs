@@ -1,0 +1,101 @@
+//! What searches work out about a segment and reuse: a segment never changes once written,
+//! so its popularity priors and the completions of a prefix in it hold until a merge
+//! drops it.
+//!
+//! Reading a prior through tantivy's column costs tens of nanoseconds, and a relevance or
+//! popularity scan reads one per visited match; a plain array costs one load. Completing a
+//! short prefix walks up to thousands of dictionary terms; people type the same prefixes
+//! again and again (every search starts with one).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tantivy::index::SegmentId;
+use tantivy::schema::Field;
+use tantivy::{Searcher, SegmentReader};
+
+use crate::schema::names;
+
+/// Completions kept, over all segments and fields, before the cache starts again empty.
+const MAX_COMPLETIONS: usize = 4_096;
+
+/// Per-segment facts, dropped when their segment leaves the index.
+#[derive(Default)]
+pub(crate) struct SegmentCache {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The segments of the last searcher seen.
+    segments: HashSet<SegmentId>,
+    priors: HashMap<SegmentId, Arc<[f32]>>,
+    completions: HashMap<CompletionKey, Arc<[Vec<u8>]>>,
+}
+
+/// A prefix completed in one field of one segment.
+type CompletionKey = (SegmentId, Field, String);
+
+impl SegmentCache {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // What the cache holds is rebuilt on demand: a panic elsewhere cannot corrupt it.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets the segments `searcher` no longer has (merged or deleted).
+    pub(crate) fn keep_only(&self, searcher: &Searcher) {
+        let live: HashSet<SegmentId> = searcher
+            .segment_readers()
+            .iter()
+            .map(SegmentReader::segment_id)
+            .collect();
+        let mut state = self.state();
+        if state.segments == live {
+            return;
+        }
+        state.priors.retain(|segment, _| live.contains(segment));
+        state
+            .completions
+            .retain(|(segment, _, _), _| live.contains(segment));
+        state.segments = live;
+    }
+
+    /// The popularity prior of each document of the segment (1.0 where missing).
+    pub(crate) fn priors(&self, reader: &SegmentReader) -> tantivy::Result<Arc<[f32]>> {
+        let segment = reader.segment_id();
+        if let Some(priors) = self.state().priors.get(&segment) {
+            return Ok(Arc::clone(priors));
+        }
+        let column = reader
+            .fast_fields()
+            .f64(names::PRIOR)?
+            .first_or_default_col(1.0);
+        let mut values = vec![0.0f64; reader.max_doc() as usize];
+        column.get_range(0, &mut values);
+        let priors: Arc<[f32]> = values.into_iter().map(|prior| prior as f32).collect();
+        self.state().priors.insert(segment, Arc::clone(&priors));
+        Ok(priors)
+    }
+
+    /// The completions of `prefix` in `field` of the segment, worked out by `compute` the
+    /// first time.
+    pub(crate) fn completions(
+        &self,
+        reader: &SegmentReader,
+        field: Field,
+        prefix: &str,
+        compute: impl FnOnce() -> tantivy::Result<Vec<Vec<u8>>>,
+    ) -> tantivy::Result<Arc<[Vec<u8>]>> {
+        let key = (reader.segment_id(), field, prefix.to_string());
+        if let Some(terms) = self.state().completions.get(&key) {
+            return Ok(Arc::clone(terms));
+        }
+        let terms: Arc<[Vec<u8>]> = compute()?.into();
+        let mut state = self.state();
+        if state.completions.len() >= MAX_COMPLETIONS {
+            state.completions.clear();
+        }
+        state.completions.insert(key, Arc::clone(&terms));
+        Ok(terms)
+    }
+}
