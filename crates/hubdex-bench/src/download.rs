@@ -156,6 +156,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     let work_parent = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&work_parent)
+        .with_context(|| format!("cannot create {}", work_parent.display()))?;
     let work = tempfile::Builder::new()
         .prefix("hubdex-bench-download-")
         .tempdir_in(&work_parent)
