@@ -140,21 +140,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Path::new(GNU_TIME).is_file(),
         "{GNU_TIME} (GNU time) is needed to measure curl and python; install the `time` package"
     );
-    let bin_dir = match &args.bin_dir {
-        Some(dir) => dir.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("this program has no folder")?
-            .to_path_buf(),
-    };
-    let (hubdex, fakehub) = (bin_dir.join("hubdex"), bin_dir.join("hubdex-fakehub"));
-    for bin in [&hubdex, &fakehub] {
-        ensure!(
-            bin.is_file(),
-            "{} is missing; build it first with `cargo build --release -p hubdex -p hubdex-fakehub`",
-            bin.display()
-        );
-    }
+    let (hubdex, fakehub) = crate::search::procs::hubdex_binaries(args.bin_dir.as_deref())?;
     let work_parent = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&work_parent)
         .with_context(|| format!("cannot create {}", work_parent.display()))?;

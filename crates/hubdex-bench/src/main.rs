@@ -40,6 +40,27 @@ enum Command {
     Tui(tui::Args),
 }
 
+/// Runs a benchmark on a two-worker runtime (the machine's two cores) and prints its
+/// report: as a table, or with `json` as one JSON document.
+fn run_and_print<R>(
+    bench: impl std::future::Future<Output = anyhow::Result<R>>,
+    json: bool,
+    report_json: fn(&R) -> serde_json::Value,
+    table: fn(&R) -> String,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(bench)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+    } else {
+        print!("{}", table(&report));
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Relevance(args) => relevance::run(&args),

@@ -172,17 +172,7 @@ struct Report {
 
 /// Runs the benchmark and prints its table.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(bench(args))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
-    } else {
-        print!("{}", table(&report));
-    }
-    Ok(())
+    crate::run_and_print(bench(args), args.json, report_json, table)
 }
 
 async fn bench(args: &Args) -> anyhow::Result<Report> {
