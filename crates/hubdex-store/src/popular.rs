@@ -17,7 +17,7 @@ use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, T
 
 use crate::best::Best;
 use crate::schema::{self, names};
-use crate::segments::SegmentCache;
+use crate::segments::{Priors, SegmentCache};
 
 /// Which popularity count a page is sorted by, most first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +68,7 @@ struct Kept {
 /// A segment's columns that the scan reads.
 struct Columns {
     counts: Arc<dyn ColumnValues<u64>>,
-    priors: Arc<[f32]>,
+    priors: Priors,
     ids: Option<StrColumn>,
 }
 
@@ -84,11 +84,6 @@ impl Columns {
             priors: cache.priors(reader)?,
             ids: fast.str(names::ID)?,
         })
-    }
-
-    /// The prior of a document (1.0 for one the segment does not have).
-    fn prior(&self, doc: DocId) -> f32 {
-        self.priors.get(doc as usize).copied().unwrap_or(1.0)
     }
 
     fn kept(&self, doc: DocId) -> Kept {
@@ -184,7 +179,7 @@ impl Collector for TopPopular<'_> {
         let mut doc = matches.doc();
         while doc != TERMINATED {
             if alive.is_none_or(|bits| bits.is_alive(doc)) {
-                let prior = columns.prior(doc);
+                let prior = columns.priors.of(doc);
                 // Stopping is only sound while documents really come in prior order.
                 let ordered = prior <= previous;
                 previous = prior;

@@ -14,12 +14,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use hubdex_core::{Condition, Expr, Facets, Flag, Query, Sort};
 use lru::LruCache;
 
-/// Answers kept.
-const CAPACITY_ANSWERS: usize = 1_024;
 /// The longest page kept: a screen or two of results.
-pub(crate) const MAX_PAGE: usize = 100;
+const MAX_PAGE: usize = 100;
 /// Answers kept; each is a few kilobytes at most (ids, facet counts).
-const CAPACITY: NonZeroUsize = match NonZeroUsize::new(CAPACITY_ANSWERS) {
+const CAPACITY: NonZeroUsize = match NonZeroUsize::new(1_024) {
     Some(capacity) => capacity,
     None => NonZeroUsize::MIN,
 };

@@ -12,9 +12,21 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tantivy::index::SegmentId;
 use tantivy::schema::Field;
-use tantivy::{Searcher, SegmentReader};
+use tantivy::{DocId, Searcher, SegmentReader};
 
 use crate::schema::names;
+
+/// A segment's popularity priors, by document: a plain array, cheap to share.
+#[derive(Clone)]
+pub(crate) struct Priors(Arc<[f32]>);
+
+impl Priors {
+    /// The prior of `doc` (1.0, the prior of a record without downloads or likes, for a
+    /// document the segment does not have).
+    pub(crate) fn of(&self, doc: DocId) -> f32 {
+        self.0.get(doc as usize).copied().unwrap_or(1.0)
+    }
+}
 
 /// Completions kept, over all segments and fields, before the cache starts again empty.
 const MAX_COMPLETIONS: usize = 4_096;
@@ -29,7 +41,7 @@ pub(crate) struct SegmentCache {
 struct State {
     /// The segments of the last searcher seen.
     segments: HashSet<SegmentId>,
-    priors: HashMap<SegmentId, Arc<[f32]>>,
+    priors: HashMap<SegmentId, Priors>,
     completions: HashMap<CompletionKey, Arc<[Vec<u8>]>>,
 }
 
@@ -60,11 +72,11 @@ impl SegmentCache {
         state.segments = live;
     }
 
-    /// The popularity prior of each document of the segment (1.0 where missing).
-    pub(crate) fn priors(&self, reader: &SegmentReader) -> tantivy::Result<Arc<[f32]>> {
+    /// The popularity prior of each document of the segment.
+    pub(crate) fn priors(&self, reader: &SegmentReader) -> tantivy::Result<Priors> {
         let segment = reader.segment_id();
         if let Some(priors) = self.state().priors.get(&segment) {
-            return Ok(Arc::clone(priors));
+            return Ok(priors.clone());
         }
         let column = reader
             .fast_fields()
@@ -72,8 +84,8 @@ impl SegmentCache {
             .first_or_default_col(1.0);
         let mut values = vec![0.0f64; reader.max_doc() as usize];
         column.get_range(0, &mut values);
-        let priors: Arc<[f32]> = values.into_iter().map(|prior| prior as f32).collect();
-        self.state().priors.insert(segment, Arc::clone(&priors));
+        let priors = Priors(values.into_iter().map(|prior| prior as f32).collect());
+        self.state().priors.insert(segment, priors.clone());
         Ok(priors)
     }
 

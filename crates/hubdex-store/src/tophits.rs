@@ -14,7 +14,6 @@
 //! hundreds of exact matches.
 
 use std::cmp::Ordering;
-use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::query::Weight;
@@ -22,7 +21,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, DocId, DocSet, Score, SegmentOrdinal, SegmentReader, TERMINATED, Term};
 
 use crate::best::Best;
-use crate::segments::SegmentCache;
+use crate::segments::{Priors, SegmentCache};
 
 /// Collects the `keep` best documents by text score times prior.
 pub(crate) struct TopHits<'a> {
@@ -77,11 +76,6 @@ fn addresses(best: Best<Hit>, segment: SegmentOrdinal) -> Vec<(Score, DocAddress
         .collect()
 }
 
-/// The prior of a document (1.0 for one the segment does not have).
-fn prior_of(priors: &[f32], doc: DocId) -> f32 {
-    priors.get(doc as usize).copied().unwrap_or(1.0)
-}
-
 impl Collector for TopHits<'_> {
     type Fruit = Vec<(Score, DocAddress)>;
     type Child = SegmentHits;
@@ -129,7 +123,7 @@ impl Collector for TopHits<'_> {
         let mut doc = scorer.doc();
         while doc != TERMINATED {
             if is_alive(doc) {
-                let prior = prior_of(&priors, doc);
+                let prior = priors.of(doc);
                 // Pruning is only sound while documents really come in prior order.
                 let ordered = prior <= previous;
                 previous = prior;
@@ -146,7 +140,7 @@ impl Collector for TopHits<'_> {
         if doc != TERMINATED {
             let mut previous = f32::INFINITY;
             for outlier in self.outliers_from(reader, doc)? {
-                let prior = prior_of(&priors, outlier);
+                let prior = priors.of(outlier);
                 let ordered = prior <= previous;
                 previous = prior;
                 if let (true, Some(bound), Some(worst)) =
@@ -199,7 +193,7 @@ impl TopHits<'_> {
 /// One segment's hits when tantivy drives the collection (every match is offered).
 pub(crate) struct SegmentHits {
     segment: SegmentOrdinal,
-    priors: Arc<[f32]>,
+    priors: Priors,
     best: Best<Hit>,
 }
 
@@ -207,7 +201,7 @@ impl SegmentCollector for SegmentHits {
     type Fruit = Vec<(Score, DocAddress)>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let score = score * prior_of(&self.priors, doc);
+        let score = score * self.priors.of(doc);
         self.best.offer(Hit { score, doc });
     }
 
