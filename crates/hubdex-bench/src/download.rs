@@ -71,7 +71,7 @@ pub struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_values = ["hubdex", "hubdex-one-connection", "curl", "python"]
+        default_values = ["hubdex", "hubdex-ranges", "curl", "python"]
     )]
     tools: Vec<Tool>,
 }
@@ -90,8 +90,9 @@ enum CaseKind {
 enum Tool {
     /// `hubdex download --wait` through a daemon, as configured by default.
     Hubdex,
-    /// The same with `jobs.range_connections = 1`: every file over one connection.
-    HubdexOneConnection,
+    /// The same with `jobs.range_below_mib_per_sec = 0`: a large file always comes as
+    /// parallel ranges, however fast one connection is.
+    HubdexRanges,
     /// `curl -o` (8 transfers at once for many files).
     Curl,
     /// `huggingface_hub`'s `hf_hub_download` / `snapshot_download`.
@@ -165,7 +166,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         clock_ticks: clock_ticks(),
         home,
     };
-    if args.tools.contains(&Tool::Hubdex) || args.tools.contains(&Tool::HubdexOneConnection) {
+    if args.tools.contains(&Tool::Hubdex) || args.tools.contains(&Tool::HubdexRanges) {
         eprintln!("preparing a hubdex home (importing the embedded catalog snapshot once)…");
         bench.prepare_home()?;
     }
@@ -179,12 +180,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let (repo, wanted) = bench.wanted(case)?;
         let total: u64 = wanted.iter().map(|w| w.size).sum();
         let mut rows = Vec::new();
-        for tool in [
-            Tool::Hubdex,
-            Tool::HubdexOneConnection,
-            Tool::Curl,
-            Tool::Python,
-        ] {
+        for tool in [Tool::Hubdex, Tool::HubdexRanges, Tool::Curl, Tool::Python] {
             if !args.tools.contains(&tool) {
                 continue;
             }
@@ -198,9 +194,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 std::fs::create_dir_all(&dir)?;
                 let sample = match tool {
                     Tool::Hubdex => bench.hubdex_run(&dir, case, repo, &wanted, None),
-                    Tool::HubdexOneConnection => {
-                        bench.hubdex_run(&dir, case, repo, &wanted, Some(1))
-                    }
+                    Tool::HubdexRanges => bench.hubdex_run(&dir, case, repo, &wanted, Some(0)),
                     Tool::Curl => bench.curl_run(&dir, repo, &wanted),
                     Tool::Python => bench.python_run(&dir, case, repo, &wanted),
                 }
@@ -619,11 +613,11 @@ impl Bench {
     }
 
     /// Writes the daemon's config: no catalog sync, any free HTTP port, and
-    /// `jobs.range_connections` when given.
-    fn write_config(&self, range_connections: Option<u16>) -> anyhow::Result<()> {
+    /// `jobs.range_below_mib_per_sec` when given.
+    fn write_config(&self, range_below: Option<u16>) -> anyhow::Result<()> {
         let mut config = "sync_on_start = false\nhttp = \"127.0.0.1:0\"\n".to_string();
-        if let Some(n) = range_connections {
-            let _ = write!(config, "[jobs]\nrange_connections = {n}\n");
+        if let Some(rate) = range_below {
+            let _ = write!(config, "[jobs]\nrange_below_mib_per_sec = {rate}\n");
         }
         std::fs::write(self.home.join("config.toml"), config)?;
         Ok(())
@@ -655,10 +649,10 @@ impl Bench {
         case: CaseKind,
         repo: &str,
         wanted: &[Wanted],
-        range_connections: Option<u16>,
+        range_below: Option<u16>,
     ) -> anyhow::Result<Sample> {
         let cache = dir.join("cache");
-        self.write_config(range_connections)?;
+        self.write_config(range_below)?;
         let mut daemon = self.start_daemon(&cache, &dir.join("daemon.log"))?;
         let measured = (|| -> anyhow::Result<Sample> {
             let pid = daemon.id();
@@ -773,11 +767,11 @@ print(json.dumps({"call": time.perf_counter() - imported}))
     fn row(&self, tool: Tool, case: CaseKind, samples: &[Sample]) -> Row {
         let median = median(samples);
         let (name, note) = match tool {
-            Tool::Hubdex | Tool::HubdexOneConnection => (
+            Tool::Hubdex | Tool::HubdexRanges => (
                 if tool == Tool::Hubdex {
                     "hubdex download --wait".to_string()
                 } else {
-                    "hubdex, range_connections = 1".to_string()
+                    "hubdex, always ranges".to_string()
                 },
                 format!(
                     "daemon peak RSS (idle after start {:.1} MiB, catalog included); CPU = daemon + CLI; sha256 verified",

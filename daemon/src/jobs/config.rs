@@ -38,6 +38,11 @@ pub struct JobsConfig {
     pub range_connections: usize,
     /// Files with at least this many bytes left to fetch use `range_connections`.
     pub range_min_size: u64,
+    /// Such a file starts over one connection and widens to `range_connections` only when
+    /// that connection brings less than this many MiB per second over its first second
+    /// (a CDN capping each connection); 0 widens at once. On a fast link one connection is
+    /// cheaper: parallel ranges must read the file back to checksum it in order.
+    pub range_below_mib_per_sec: u64,
 }
 
 impl Default for JobsConfig {
@@ -54,6 +59,7 @@ impl Default for JobsConfig {
             keep_finished: 1000,
             range_connections: 4,
             range_min_size: 256 << 20,
+            range_below_mib_per_sec: 100,
         }
     }
 }

@@ -211,11 +211,8 @@ impl Partial {
             .truncate(false)
             .open(path)
             .map_err(err("open", path))?;
-        let mut len = file.metadata().map_err(err("read", path))?.len();
-        if fresh || len > size {
-            file.set_len(0).map_err(err("truncate", path))?;
-            len = 0;
-        }
+        let on_disk = file.metadata().map_err(err("read", path))?.len();
+        let len = if fresh || on_disk > size { 0 } else { on_disk };
         let mut hasher = ContentHasher::new(kind, size);
         let mut trusted = 0;
         if len > 0 {
@@ -237,7 +234,12 @@ impl Partial {
         }
         let len = trusted;
         file.seek(SeekFrom::Start(len)).map_err(err("seek", path))?;
-        file.set_len(len).map_err(err("truncate", path))?;
+        // Only a file that really is longer is cut: on ext4, cutting a file to zero bytes
+        // (even an empty one) makes its close write back every page (`auto_da_alloc`), a
+        // synchronous pass over the whole blob at the end of every download.
+        if on_disk != len {
+            file.set_len(len).map_err(err("truncate", path))?;
+        }
         Ok(Partial {
             file: Arc::new(file),
             path: path.to_path_buf(),

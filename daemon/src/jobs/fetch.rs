@@ -28,6 +28,12 @@ const WRITE_QUEUE: usize = 4;
 const BATCH_BYTES: usize = 1 << 20;
 /// A batch not yet full is written anyway after this long without a new chunk.
 const FLUSH_AFTER: Duration = Duration::from_millis(100);
+/// How long one connection's rate is watched, from its first byte, before deciding whether
+/// a large file widens to parallel ranges (`jobs.range_below_mib_per_sec`).
+#[cfg(not(test))]
+const RATE_PROBE: Duration = Duration::from_secs(1);
+#[cfg(test)]
+const RATE_PROBE: Duration = Duration::from_millis(150);
 
 /// What a running job needs to fetch files.
 pub(crate) struct Ctx {
@@ -256,6 +262,9 @@ pub(crate) enum Interrupted {
     Disk(DiskError),
     /// The server answered a range with the whole file: fetch over one connection.
     NoRanges,
+    /// One connection was slower than `jobs.range_below_mib_per_sec`: fetch the rest as
+    /// parallel ranges.
+    Widen,
 }
 
 /// True for the refusals a fresh probe can cure: the signed CDN URL expired (403, or a 401
@@ -296,14 +305,16 @@ async fn transfer(
     let context = || format!("file `{label}` of `{}`", ctx.id);
     let (mut stuck, mut corrupt, mut reprobed) = (0u32, 0u32, 0u32);
     let mut ranges_work = ctx.config.range_connections > 1;
+    let mut widened = ctx.config.range_below_mib_per_sec == 0;
     loop {
         let before = partial.len();
-        let parallel =
-            ranges_work && size.saturating_sub(partial.len()) >= ctx.config.range_min_size;
-        let (back, ended) = if parallel {
+        let large = ranges_work && size.saturating_sub(partial.len()) >= ctx.config.range_min_size;
+        let (back, ended) = if large && widened {
             ranges::attempt(ctx, &meta, partial, label).await?
         } else {
-            attempt(ctx, &meta, partial, label).await?
+            let widen_below =
+                large.then_some(ctx.config.range_below_mib_per_sec.saturating_mul(1 << 20));
+            attempt(ctx, &meta, partial, label, widen_below).await?
         };
         partial = back;
         let server_wait = match ended {
@@ -339,6 +350,15 @@ async fn transfer(
                     "the server does not serve ranges; fetching over one connection"
                 );
                 ranges_work = false;
+                continue;
+            }
+            Some(Interrupted::Widen) => {
+                tracing::info!(
+                    file = label,
+                    connections = ctx.config.range_connections,
+                    "one connection is slow; fetching the rest as parallel ranges"
+                );
+                widened = true;
                 continue;
             }
             Some(Interrupted::Refused(e)) if url_expired(&e) && reprobed < ctx.config.retries => {
@@ -420,12 +440,15 @@ async fn restart(ctx: &Ctx, mut partial: Partial, label: &str) -> Result<Partial
 }
 
 /// One GET from the partial's end to the end of the file. Returns the partial (with what
-/// arrived appended) and why the try ended early, if it did.
+/// arrived appended) and why the try ended early, if it did. With `widen_below` (bytes per
+/// second), a connection slower than that over its first [`RATE_PROBE`] ends the try with
+/// [`Interrupted::Widen`] while enough of the file is left for parallel ranges.
 async fn attempt(
     ctx: &Ctx,
     meta: &FileMetadata,
     mut partial: Partial,
     label: &str,
+    mut widen_below: Option<u64>,
 ) -> Result<(Partial, Option<Interrupted>), JobError> {
     let start = partial.len();
     if start >= meta.size {
@@ -459,18 +482,37 @@ async fn attempt(
     let mut ended = None;
     let (mut batch, mut batched) = (Vec::new(), 0usize);
     let mut last_byte = tokio::time::Instant::now();
+    let mut first_byte: Option<tokio::time::Instant> = None;
     loop {
         let silence = last_byte.elapsed();
         if silence >= stall {
             ended = Some(Interrupted::Stalled);
             break;
         }
+        if let (Some(rate), Some(first)) = (widen_below, first_byte) {
+            let watched: Duration = tokio::time::Instant::now() - first;
+            if watched >= RATE_PROBE {
+                widen_below = None;
+                let got = received - download.start;
+                let left = meta.size - received;
+                if (got as f64) < rate as f64 * watched.as_secs_f64()
+                    && left >= ctx.config.range_min_size
+                {
+                    ended = Some(Interrupted::Widen);
+                    break;
+                }
+            }
+        }
         // A pause flushes what is gathered, so the partial file holds every byte received.
-        let wait = if batch.is_empty() {
+        let mut wait = if batch.is_empty() {
             stall - silence
         } else {
             FLUSH_AFTER.min(stall - silence)
         };
+        if let (Some(_), Some(first)) = (widen_below, first_byte) {
+            wait = wait
+                .min((first + RATE_PROBE).saturating_duration_since(tokio::time::Instant::now()));
+        }
         match tokio::time::timeout(wait, body.next()).await {
             Err(_) => {
                 if !batch.is_empty() {
@@ -498,6 +540,7 @@ async fn attempt(
                 }
                 received += n;
                 last_byte = tokio::time::Instant::now();
+                first_byte.get_or_insert(last_byte);
                 batched += chunk.len();
                 batch.push(chunk);
                 if batched >= BATCH_BYTES {

@@ -886,6 +886,7 @@ fn ranged_config() -> JobsConfig {
     JobsConfig {
         range_connections: 3,
         range_min_size: 1,
+        range_below_mib_per_sec: 0,
         ..config()
     }
 }
@@ -942,6 +943,85 @@ async fn a_large_file_comes_as_parallel_ranges_that_tile_it_and_verifies() {
         !file_gets(&hub).iter().any(|r| r.method == "HEAD"),
         "the tree's etag and size spare the HEAD probe"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_connection_widens_to_parallel_ranges_for_the_rest() {
+    let content = parquet();
+    let hub = fake(&[(
+        ID,
+        vec![("data/train.parquet".to_string(), content.clone())],
+    )])
+    .await;
+    let widening = JobsConfig {
+        range_below_mib_per_sec: 1,
+        ..ranged_config()
+    };
+    let h = Harness::start_with(&hub.url(), widening, tempfile::tempdir().unwrap(), None);
+    // 100 kB, then nothing for a second: far below 1 MiB/s when the rate is judged.
+    hub.inject_file_fault(FileFault::Stall {
+        count: 1,
+        after_bytes: 100_000,
+        duration_ms: Some(1_000),
+    });
+    let job = h.run(download("main")).await;
+    succeeded(&job);
+    let etag = Etag::new(&sha256_hex(&content)).unwrap();
+    assert_eq!(std::fs::read(h.repo().blob(&etag)).unwrap(), content);
+    let gets = file_gets(&hub);
+    let cdn: Vec<_> = gets
+        .iter()
+        .filter(|r| r.path.contains("/lfs-cdn/"))
+        .collect();
+    assert_eq!(cdn[0].range, None, "one connection comes first: {cdn:?}");
+    let ranges = cdn_ranges(&hub, content.len() as u64);
+    assert!(ranges.len() >= 3, "{ranges:?}");
+    let (mut next, _) = ranges[0];
+    assert!(
+        next > 0,
+        "the bytes of the first connection are kept: {ranges:?}"
+    );
+    for (first, last) in &ranges {
+        assert_eq!(
+            *first, next,
+            "the ranges tile the rest of the file: {ranges:?}"
+        );
+        next = last + 1;
+    }
+    assert_eq!(next, content.len() as u64);
+    assert_eq!(job.progress.bytes_fetched, content.len() as u64);
+    assert_eq!(job.progress.retries, 0, "widening is not a retry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_connection_is_not_widened_even_when_it_pauses() {
+    let content = parquet();
+    let hub = fake(&[(
+        ID,
+        vec![("data/train.parquet".to_string(), content.clone())],
+    )])
+    .await;
+    let widening = JobsConfig {
+        range_below_mib_per_sec: 1,
+        ..ranged_config()
+    };
+    let h = Harness::start_with(&hub.url(), widening, tempfile::tempdir().unwrap(), None);
+    // 2 MB at once, then a pause shorter than the stall timeout: well above 1 MiB/s.
+    hub.inject_file_fault(FileFault::Stall {
+        count: 1,
+        after_bytes: 2_000_000,
+        duration_ms: Some(300),
+    });
+    let job = h.run(download("main")).await;
+    succeeded(&job);
+    let etag = Etag::new(&sha256_hex(&content)).unwrap();
+    assert_eq!(std::fs::read(h.repo().blob(&etag)).unwrap(), content);
+    let cdn: Vec<_> = file_gets(&hub)
+        .into_iter()
+        .filter(|r| r.path.contains("/lfs-cdn/"))
+        .collect();
+    assert_eq!(cdn.len(), 1, "one connection did it all: {cdn:?}");
+    assert_eq!(cdn[0].range, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
