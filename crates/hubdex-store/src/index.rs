@@ -180,6 +180,7 @@ impl SearchIndex {
             bulk_memory_bytes: bulk_memory_bytes.clamp(MIN_WRITER_BYTES, MAX_WRITER_BYTES),
             segments: SegmentCache::default(),
         };
+        search_index.segments.warm(&search_index.reader.searcher());
         Ok((search_index, opened))
     }
 
@@ -389,11 +390,12 @@ impl SearchIndex {
             tantivy.wait_merging_threads()
         })();
         match merged {
-            Ok(()) => {
-                if let Err(e) = self.reader.reload() {
-                    tracing::warn!(error = %e, "could not reload the search index after merging it");
+            Ok(()) => match self.reader.reload() {
+                Ok(()) => self.segments.warm(&self.reader.searcher()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not reload the search index after merging it")
                 }
-            }
+            },
             Err(e) => tracing::warn!(
                 error = %e,
                 "merging the search index into one segment failed; searches stay correct, a little slower"
@@ -457,6 +459,7 @@ impl SearchIndex {
         prepared.set_payload(&payload);
         prepared.commit()?;
         self.reader.reload()?;
+        self.segments.warm(&self.reader.searcher());
         self.indexed_generation.store(generation, Ordering::SeqCst);
         Ok(())
     }
