@@ -5,7 +5,10 @@
 //! [`SAMPLE`] matching documents and reads the facet columns for those alone. The sample is
 //! chosen by a hash of the document, halving the rate whenever it overflows, so it is the
 //! same for the same query and the same index; each segment's counts are scaled back up by
-//! its rate. Up to [`SAMPLE`] matches, every match is read and the counts are exact.
+//! its rate. Up to [`SAMPLE`] matches, every match is read and the counts are exact. The
+//! sample's values are read in one batch per column, and named from the segment's value
+//! list kept in the [`SegmentCache`] (a column's dictionary is compressed: naming a value
+//! from it costs a block decode).
 
 use std::collections::HashMap;
 
@@ -16,6 +19,7 @@ use tantivy::query::Query;
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 use crate::schema::names;
+use crate::segments::{SegmentCache, Values};
 
 /// About how many matching documents one query's facets read, over all segments.
 const SAMPLE: u64 = 4_096;
@@ -23,7 +27,7 @@ const SAMPLE: u64 = 4_096;
 const MIN_SEGMENT_SAMPLE: usize = 512;
 
 /// The facets, by the fast field each counts.
-const FACETS: [&str; 5] = [
+pub(crate) const FACETS: [&str; 5] = [
     names::TASK,
     names::LANGUAGE,
     names::LICENSE,
@@ -35,11 +39,13 @@ const FACETS: [&str; 5] = [
 /// each facet among them.
 pub(crate) fn count(
     searcher: &Searcher,
+    cache: &SegmentCache,
     query: &dyn Query,
     limit: usize,
 ) -> tantivy::Result<(u64, Facets)> {
     let collector = FacetCollector {
         index_docs: searcher.num_docs().max(1),
+        cache,
     };
     let counted = searcher.search(query, &collector)?;
     let mut facets = counted.values.into_iter();
@@ -66,8 +72,9 @@ pub(crate) fn count(
 }
 
 /// Samples each segment's matches in proportion to its size, then counts the sample.
-struct FacetCollector {
+struct FacetCollector<'a> {
     index_docs: u64,
+    cache: &'a SegmentCache,
 }
 
 /// What a segment, or the whole index, counted: per facet, value → estimated matches.
@@ -80,7 +87,7 @@ struct Counted {
     matched: u64,
 }
 
-impl Collector for FacetCollector {
+impl Collector for FacetCollector<'_> {
     type Fruit = Counted;
     type Child = SegmentSample;
 
@@ -91,7 +98,11 @@ impl Collector for FacetCollector {
     ) -> tantivy::Result<SegmentSample> {
         let columns = FACETS
             .iter()
-            .map(|field| segment.fast_fields().str(field))
+            .map(|field| {
+                let column = segment.fast_fields().str(field)?;
+                let values = self.cache.facet_values(segment, field)?;
+                Ok(column.map(|column| (column, values)))
+            })
             .collect::<tantivy::Result<Vec<_>>>()?;
         let share = SAMPLE * u64::from(segment.num_docs()) / self.index_docs;
         Ok(SegmentSample {
@@ -130,7 +141,8 @@ impl Collector for FacetCollector {
 
 /// One segment's sample: the matching documents whose hash has `level` leading zero bits.
 struct SegmentSample {
-    columns: Vec<Option<StrColumn>>,
+    /// Per facet, the column and its values by ordinal (none when no document has one).
+    columns: Vec<Option<(StrColumn, Values)>>,
     capacity: usize,
     level: u32,
     docs: Vec<DocId>,
@@ -142,6 +154,15 @@ impl SegmentSample {
     fn kept(doc: DocId, level: u32) -> bool {
         level == 0 || doc.wrapping_mul(0x9E37_79B1).leading_zeros() >= level
     }
+
+    /// Halves the sampling rate until the sample fits its capacity again.
+    fn shrink(&mut self) {
+        while self.docs.len() > self.capacity && self.level < 32 {
+            self.level += 1;
+            let level = self.level;
+            self.docs.retain(|doc| Self::kept(*doc, level));
+        }
+    }
 }
 
 impl SegmentCollector for SegmentSample {
@@ -149,38 +170,46 @@ impl SegmentCollector for SegmentSample {
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         self.matched += 1;
-        if !Self::kept(doc, self.level) {
-            return;
+        if Self::kept(doc, self.level) {
+            self.docs.push(doc);
+            self.shrink();
         }
-        self.docs.push(doc);
-        while self.docs.len() > self.capacity && self.level < 32 {
-            self.level += 1;
-            let level = self.level;
-            self.docs.retain(|doc| Self::kept(*doc, level));
-        }
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        self.matched += docs.len() as u64;
+        let level = self.level;
+        self.docs
+            .extend(docs.iter().copied().filter(|doc| Self::kept(*doc, level)));
+        self.shrink();
     }
 
     fn harvest(self) -> Counted {
         let scale = 1u64 << self.level.min(31);
         let mut values = Vec::with_capacity(self.columns.len());
+        let (mut docs, mut rows, mut ords) = (Vec::new(), Vec::new(), Vec::new());
         for column in &self.columns {
             let mut counts: HashMap<String, u64> = HashMap::new();
-            if let Some(column) = column {
-                let mut per_ord = vec![0u64; column.num_terms()];
-                for doc in &self.docs {
-                    for ord in column.term_ords(*doc) {
-                        if let Some(count) = usize::try_from(ord)
-                            .ok()
-                            .and_then(|ord| per_ord.get_mut(ord))
-                        {
-                            *count += 1;
-                        }
+            if let Some((column, names)) = column {
+                let column = column.ords();
+                docs.clear();
+                rows.clear();
+                column.row_ids_for_docs(&self.docs, &mut docs, &mut rows);
+                ords.clear();
+                ords.resize(rows.len(), 0u64);
+                column.values.get_vals(&rows, &mut ords);
+                let mut per_ord = vec![0u64; names.len()];
+                for ord in &ords {
+                    if let Some(count) = usize::try_from(*ord)
+                        .ok()
+                        .and_then(|ord| per_ord.get_mut(ord))
+                    {
+                        *count += 1;
                     }
                 }
-                let mut value = String::new();
-                for (ord, count) in per_ord.into_iter().enumerate() {
-                    if count > 0 && column.ord_to_str(ord as u64, &mut value).unwrap_or(false) {
-                        counts.insert(value.clone(), count * scale);
+                for (name, count) in names.iter().zip(per_ord) {
+                    if count > 0 {
+                        counts.insert(name.to_string(), count * scale);
                     }
                 }
             }

@@ -42,8 +42,8 @@ use crate::{Marks, StoreError};
 /// Bumped whenever the schema or the analyzer changes, so an old index is rebuilt on open.
 /// 2: ranking fields, CJK bigrams, stemming, keyword and size fields. 3: language names,
 /// descriptions without the card template. 4: documents sorted by popularity, `initials`.
-/// 5: `id_lower` only for ids with capitals.
-const FORMAT: u32 = 5;
+/// 5: `id_lower` only for ids with capitals. 6: fast-field dictionaries not compressed.
+const FORMAT: u32 = 6;
 /// Most hits one search returns.
 const MAX_LIMIT: usize = 1000;
 /// Indexing threads of a bulk load, at most.

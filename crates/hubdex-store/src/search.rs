@@ -239,7 +239,8 @@ impl<'a> Planner<'a> {
     fn count(&self, plan: &Plan, facets: Option<usize>) -> tantivy::Result<(u64, Option<Facets>)> {
         Ok(match facets {
             Some(limit) => {
-                let (total, counts) = crate::facets::count(self.searcher, &*plan.query, limit)?;
+                let (total, counts) =
+                    crate::facets::count(self.searcher, self.cache, &*plan.query, limit)?;
                 (total, Some(counts))
             }
             None => (self.searcher.search(&*plan.query, &Count)? as u64, None),

@@ -516,3 +516,50 @@ fn a_second_catalog_on_the_same_directory_is_refused() {
         Ok(_) => panic!("a second catalog opened the same directory"),
     }
 }
+
+#[test]
+fn facets_count_every_match_exactly_and_follow_updates() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    let tagged = |name: &str, tags: &[&str]| {
+        let mut d = dataset(name, "A corpus of reviews.", 10);
+        d.tags = tags.iter().map(|t| t.to_string()).collect();
+        d
+    };
+    catalog
+        .upsert_batch(&[
+            tagged("a/one", &["language:en", "language:fr", "license:mit"]),
+            tagged("a/two", &["language:en", "license:apache-2.0"]),
+            tagged("a/three", &["language:de", "license:mit"]),
+            tagged("a/four", &["language:en"]),
+            tagged("b/other", &["language:ja", "license:mit"]),
+        ])
+        .unwrap();
+    let counts = |catalog: &Catalog| {
+        let facets = catalog.facets(&Query::parse("author:a"), 10).unwrap();
+        let pairs = |list: &[hubdex_core::FacetCount]| {
+            list.iter()
+                .map(|c| format!("{}={}", c.value, c.count))
+                .collect::<Vec<_>>()
+        };
+        (pairs(&facets.language), pairs(&facets.license))
+    };
+    assert_eq!(
+        counts(&catalog),
+        (
+            vec!["en=3".to_string(), "de=1".into(), "fr=1".into()],
+            vec!["mit=2".to_string(), "apache-2.0=1".into()]
+        )
+    );
+    // The old version of an updated record stays in its segment, deleted: it must not count.
+    catalog
+        .upsert_batch(&[tagged("a/four", &["language:fr", "license:mit"])])
+        .unwrap();
+    assert_eq!(
+        counts(&catalog),
+        (
+            vec!["en=2".to_string(), "fr=2".into(), "de=1".into()],
+            vec!["mit=3".to_string(), "apache-2.0=1".into()]
+        )
+    );
+}
