@@ -30,6 +30,7 @@ mod results;
 mod schema;
 mod search;
 mod segments;
+mod sorted;
 mod tophits;
 mod word;
 

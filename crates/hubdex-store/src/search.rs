@@ -38,9 +38,7 @@ use hubdex_core::{
     Condition, Counter, Expr, Facets, Flag, Order, Query, SizeFilter, Sort, SortKey, Text,
     TimeField,
 };
-use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
-use tantivy::collector::{Count, SortKeyComputer, TopDocs};
-use tantivy::fastfield::FastValue;
+use tantivy::collector::Count;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, EmptyQuery,
     FuzzyTermQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query as TantivyQuery, RangeQuery,
@@ -55,6 +53,7 @@ use crate::analysis::{self, MAX_INITIALS, is_stop_word, plain_words};
 use crate::popular::{Popularity, TopPopular};
 use crate::schema::{Fields, names};
 use crate::segments::SegmentCache;
+use crate::sorted::TopSorted;
 use crate::tophits::TopHits;
 use crate::word::WordQuery;
 
@@ -292,27 +291,24 @@ impl<'a> Planner<'a> {
                 .map(|hit| hit.address)
                 .collect());
         }
-        let top = TopDocs::with_limit(limit).and_offset(offset);
-        let order = match sort.order {
-            Order::Descending => tantivy::Order::Desc,
-            Order::Ascending => tantivy::Order::Asc,
+        let field = match sort.key {
+            SortKey::Relevance | SortKey::Downloads => names::DOWNLOADS,
+            SortKey::Likes => names::LIKES,
+            SortKey::LastModified => names::LAST_MODIFIED,
+            SortKey::CreatedAt => names::CREATED_AT,
+            SortKey::TrendingScore => names::TRENDING,
         };
-        let searcher = self.searcher;
-        Ok(match sort.key {
-            SortKey::Relevance | SortKey::Downloads => {
-                sorted(searcher, query, top, by::<u64>(names::DOWNLOADS, order))?
-            }
-            SortKey::Likes => sorted(searcher, query, top, by::<u64>(names::LIKES, order))?,
-            SortKey::LastModified => {
-                sorted(searcher, query, top, by::<i64>(names::LAST_MODIFIED, order))?
-            }
-            SortKey::CreatedAt => {
-                sorted(searcher, query, top, by::<i64>(names::CREATED_AT, order))?
-            }
-            SortKey::TrendingScore => {
-                sorted(searcher, query, top, by::<f64>(names::TRENDING, order))?
-            }
-        })
+        let collector = TopSorted {
+            field,
+            descending: sort.order == Order::Descending,
+            keep: offset.saturating_add(limit),
+        };
+        let hits = self.searcher.search(query, &collector)?;
+        Ok(hits
+            .into_iter()
+            .skip(offset)
+            .map(|hit| hit.address)
+            .collect())
     }
 
     fn plan(&mut self, query: &Query, mode: Mode) -> tantivy::Result<Plan> {
@@ -927,38 +923,41 @@ fn i64_range(field: Field, min: i64, max: i64) -> Box<dyn TantivyQuery> {
     ))
 }
 
-/// By a fast field in `order`, ties by id so pages are stable. Records without the value
-/// come last either way.
-fn by<T: FastValue>(
-    field: &str,
-    order: tantivy::Order,
-) -> (
-    (SortByStaticFastValue<T>, tantivy::Order),
-    (SortByString, tantivy::Order),
-) {
-    (
-        (SortByStaticFastValue::for_field(field), order),
-        (SortByString::for_field(names::ID), tantivy::Order::Asc),
-    )
-}
-
-fn sorted<C>(
-    searcher: &Searcher,
-    query: &dyn TantivyQuery,
-    top: TopDocs,
-    sort_key: C,
-) -> tantivy::Result<Vec<DocAddress>>
-where
-    C: SortKeyComputer + Send + 'static,
-    C::SortKey: 'static + Clone + Send + Sync + std::fmt::Debug,
-{
-    let hits = searcher.search(query, &top.order_by(sort_key))?;
-    Ok(hits.into_iter().map(|(_, a)| a).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tantivy::collector::SortKeyComputer;
+    use tantivy::collector::TopDocs;
+    use tantivy::collector::sort_key::{SortByStaticFastValue, SortByString};
+    use tantivy::fastfield::FastValue;
+
+    /// tantivy's own sorted search, which the scans must agree with: by `field`, then id.
+    fn by<T: FastValue>(
+        field: &str,
+        order: tantivy::Order,
+    ) -> (
+        (SortByStaticFastValue<T>, tantivy::Order),
+        (SortByString, tantivy::Order),
+    ) {
+        (
+            (SortByStaticFastValue::for_field(field), order),
+            (SortByString::for_field(names::ID), tantivy::Order::Asc),
+        )
+    }
+
+    fn sorted<C>(
+        searcher: &Searcher,
+        query: &dyn TantivyQuery,
+        top: TopDocs,
+        sort_key: C,
+    ) -> tantivy::Result<Vec<DocAddress>>
+    where
+        C: SortKeyComputer + Send + 'static,
+        C::SortKey: 'static + Clone + Send + Sync + std::fmt::Debug,
+    {
+        let hits = searcher.search(query, &top.order_by(sort_key))?;
+        Ok(hits.into_iter().map(|(_, a)| a).collect())
+    }
     use crate::{Catalog, CatalogOptions};
     use hubdex_core::Dataset;
     use tempfile::TempDir;
@@ -1144,6 +1143,88 @@ mod tests {
             }
         }
         assert!(compared >= 40, "only {compared} pages had hits to compare");
+    }
+
+    /// The sorted scan must give tantivy's page: by value with records lacking it last,
+    /// ties (many here) by id, across segments with deletions.
+    #[test]
+    fn sorted_pages_equal_tantivys_sorting() {
+        let dir = TempDir::new().unwrap();
+        let day = |n: u64| {
+            chrono::TimeZone::timestamp_opt(&Utc, 1_600_000_000 + (n % 40) as i64 * 86_400, 0)
+                .single()
+        };
+        let dated = |mut records: Vec<Dataset>| {
+            for (i, record) in records.iter_mut().enumerate() {
+                let n = i as u64 * 13;
+                // Some records have no dates: they must come last in both directions.
+                record.last_modified = if n.is_multiple_of(9) { None } else { day(n) };
+                record.created_at = if n.is_multiple_of(5) { None } else { day(n / 3) };
+                record.trending_score = (n % 17) as f64 - 4.5;
+            }
+            records
+        };
+        let changed = dated(records(2, 150));
+        let catalog = small_catalog(&dir);
+        for batch in 0..3 {
+            catalog.upsert_batch(&dated(records(batch, 400))).unwrap();
+        }
+        catalog.upsert_batch(&changed).unwrap();
+        let (searcher, fields) = catalog.index.searcher_and_fields();
+        assert!(searcher.segment_readers().len() > 1);
+        let marks = Marks::default();
+        let cache = SegmentCache::default();
+        let mut planner = Planner::new(&searcher, fields, Utc::now(), &marks, &cache);
+        let mut compared = 0;
+        for text in ["", "speech", "spe", "author:org3", "-code"] {
+            let plan = planner.plan(&Query::parse(text), Mode::Strict).unwrap();
+            for (order, descending) in [(tantivy::Order::Desc, true), (tantivy::Order::Asc, false)]
+            {
+                for field in [
+                    names::LAST_MODIFIED,
+                    names::CREATED_AT,
+                    names::TRENDING,
+                    names::DOWNLOADS,
+                    names::LIKES,
+                ] {
+                    for (limit, offset) in [(1, 0), (20, 0), (20, 40), (2_000, 0)] {
+                        let keep = limit + offset;
+                        let scanned: Vec<DocAddress> = searcher
+                            .search(
+                                &*plan.query,
+                                &TopSorted {
+                                    field,
+                                    descending,
+                                    keep,
+                                },
+                            )
+                            .unwrap()
+                            .into_iter()
+                            .skip(offset)
+                            .map(|hit| hit.address)
+                            .collect();
+                        let top = TopDocs::with_limit(limit).and_offset(offset);
+                        let query = &*plan.query;
+                        let every = match field {
+                            names::LAST_MODIFIED | names::CREATED_AT => {
+                                sorted(&searcher, query, top, by::<i64>(field, order))
+                            }
+                            names::TRENDING => {
+                                sorted(&searcher, query, top, by::<f64>(field, order))
+                            }
+                            _ => sorted(&searcher, query, top, by::<u64>(field, order)),
+                        }
+                        .unwrap();
+                        assert_eq!(
+                            scanned, every,
+                            "{text:?} by {field} {order:?}, {limit} from {offset}"
+                        );
+                        compared += usize::from(!every.is_empty());
+                    }
+                }
+            }
+        }
+        assert!(compared >= 150, "only {compared} pages had hits to compare");
     }
 
     /// The exact-name boost is outside the bound: an exact match late in popularity order
