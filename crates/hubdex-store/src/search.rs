@@ -1159,7 +1159,11 @@ mod tests {
                 let n = i as u64 * 13;
                 // Some records have no dates: they must come last in both directions.
                 record.last_modified = if n.is_multiple_of(9) { None } else { day(n) };
-                record.created_at = if n.is_multiple_of(5) { None } else { day(n / 3) };
+                record.created_at = if n.is_multiple_of(5) {
+                    None
+                } else {
+                    day(n / 3)
+                };
                 record.trending_score = (n % 17) as f64 - 4.5;
             }
             records
