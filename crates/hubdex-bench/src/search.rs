@@ -349,7 +349,7 @@ struct Report {
     fakehub_ready_seconds: f64,
     full: Synced,
     peak_after_sync: u64,
-    idle_after_sync: u64,
+    idle_after_sync: Memory,
     changes: usize,
     incremental: Synced,
     /// The first run of the mix: no answer is cached yet.
@@ -359,7 +359,7 @@ struct Report {
     ipc_repeated: Latencies,
     http_repeated: Latencies,
     throughput: Throughput,
-    idle_after_queries: u64,
+    idle_after_queries: Memory,
     peak: u64,
     disk: u64,
     peer: Option<PeerResult>,
@@ -464,13 +464,13 @@ async fn measure(
     let full = synced(&full, &status(&client).await?)?;
     let peak_after_sync = procs::memory(pid)?.peak;
     tokio::time::sleep(SETTLE).await;
-    let idle_after_sync = procs::memory(pid)?.rss;
+    let idle_after_sync = procs::memory(pid)?;
     eprintln!(
-        "full sync: {:.1} s, {} records, peak {} MiB, idle {} MiB",
+        "full sync: {:.1} s, {} records, peak {} MiB, idle {}",
         full.seconds,
         full.catalog,
         mib(peak_after_sync),
-        mib(idle_after_sync)
+        resident(&idle_after_sync)
     );
 
     let updated = args.changes - args.changes / 10;
@@ -550,7 +550,7 @@ async fn measure(
         ipc_repeated,
         http_repeated,
         throughput,
-        idle_after_queries: memory.rss,
+        idle_after_queries: memory,
         peak: memory.peak,
         disk,
         peer: None,
@@ -617,10 +617,10 @@ pub(crate) async fn wait_for_sync(
             shown = Instant::now();
             let memory = procs::memory(pid)?;
             eprintln!(
-                "  {:.0} s: {} records, RSS {} MiB (peak {} MiB)",
+                "  {:.0} s: {} records, RSS {}, peak {} MiB",
                 started.elapsed().as_secs_f64(),
                 status.syncing.as_ref().map_or(0, |p| p.records),
-                mib(memory.rss),
+                resident(&memory),
                 mib(memory.peak)
             );
         }
@@ -891,6 +891,17 @@ fn mib(bytes: u64) -> u64 {
     bytes / (1024 * 1024)
 }
 
+/// Resident memory and what it is made of: the process's own (anonymous) memory and the
+/// file pages it maps, which the kernel can drop.
+fn resident(memory: &Memory) -> String {
+    format!(
+        "{} MiB (anon {} + file {})",
+        mib(memory.rss),
+        mib(memory.anon),
+        mib(memory.file)
+    )
+}
+
 /// A figure with its target: `met`/`MISSED`.
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "MISSED" }
@@ -1058,20 +1069,20 @@ fn table(r: &Report) -> String {
         ),
         (
             "idle RSS after sync".into(),
-            format!("{} MiB", mib(r.idle_after_sync)),
+            resident(&r.idle_after_sync),
             format!(
                 "<= {} MiB: {}",
                 mib(target::IDLE_RSS),
-                verdict(r.idle_after_sync <= target::IDLE_RSS)
+                verdict(r.idle_after_sync.rss <= target::IDLE_RSS)
             ),
         ),
         (
             "idle RSS after the queries".into(),
-            format!("{} MiB", mib(r.idle_after_queries)),
+            resident(&r.idle_after_queries),
             format!(
                 "<= {} MiB: {}",
                 mib(target::IDLE_RSS),
-                verdict(r.idle_after_queries <= target::IDLE_RSS)
+                verdict(r.idle_after_queries.rss <= target::IDLE_RSS)
             ),
         ),
         (
@@ -1154,8 +1165,12 @@ fn report_json(r: &Report) -> serde_json::Value {
         "changes": r.changes,
         "rss_bytes": {
             "peak_after_full_sync": r.peak_after_sync,
-            "idle_after_sync": r.idle_after_sync,
-            "idle_after_queries": r.idle_after_queries,
+            "idle_after_sync": r.idle_after_sync.rss,
+            "idle_after_sync_anon": r.idle_after_sync.anon,
+            "idle_after_sync_file": r.idle_after_sync.file,
+            "idle_after_queries": r.idle_after_queries.rss,
+            "idle_after_queries_anon": r.idle_after_queries.anon,
+            "idle_after_queries_file": r.idle_after_queries.file,
             "peak": r.peak,
         },
         "disk_bytes": r.disk,

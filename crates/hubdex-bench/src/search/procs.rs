@@ -224,13 +224,21 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
     })
 }
 
-/// Resident memory of a process, in bytes: now (`VmRSS`) and at its peak (`VmHWM`).
+/// Resident memory of a process, in bytes: now (`VmRSS`) and at its peak (`VmHWM`), and
+/// what is resident now split by kind, because the two kinds cost differently: anonymous
+/// memory (`RssAnon`: the heap, stacks) is the process's own, while file-backed pages
+/// (`RssFile`: mapped index files, the binary) are the page cache's, which the kernel drops
+/// and re-reads under memory pressure.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Memory {
     /// Resident now.
     pub rss: u64,
     /// The high-water mark since the process started.
     pub peak: u64,
+    /// Resident anonymous memory now.
+    pub anon: u64,
+    /// Resident file-backed pages now.
+    pub file: u64,
 }
 
 /// Reads `/proc/PID/status`.
@@ -254,6 +262,8 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     Ok(Memory {
         rss: kib("VmRSS:"),
         peak: kib("VmHWM:"),
+        anon: kib("RssAnon:"),
+        file: kib("RssFile:"),
     })
 }
 
@@ -287,6 +297,9 @@ mod tests {
         let memory = memory(std::process::id()).unwrap();
         assert!(memory.rss > 0);
         assert!(memory.peak >= memory.rss);
+        // The binary itself is a file-backed mapping, the heap anonymous.
+        assert!(memory.anon > 0 && memory.file > 0);
+        assert!(memory.anon + memory.file <= memory.rss + 4096);
     }
 
     #[test]
