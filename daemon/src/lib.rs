@@ -12,6 +12,7 @@ mod events;
 mod follows;
 mod http;
 mod jobs;
+mod memory;
 mod metrics;
 mod preview;
 mod rows;
@@ -145,6 +146,8 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     if config.import_snapshot {
         snapshot::import_if_empty(&catalog).await?;
     }
+    // A rebuilt index, a reindex or the import freed far more than the catalog keeps.
+    memory::release_freed();
 
     let hub = HubClient::new(HubConfig {
         retry: config.hub_retry_policy(),

@@ -67,6 +67,16 @@ pub enum StoreError {
         /// tantivy's reason.
         cause: tantivy::TantivyError,
     },
+    /// The record store could not be opened again after a bulk load (see the error logged
+    /// then); nothing more can be read or written until the daemon restarts.
+    #[error(
+        "the record store in {} is closed after a failed reopen; restart the hubdex daemon",
+        dir.display()
+    )]
+    Closed {
+        /// The sled directory.
+        dir: PathBuf,
+    },
     /// An earlier write panicked while it held the index writer.
     #[error("an earlier catalog write crashed inside the daemon; restart the hubdex daemon")]
     Poisoned,

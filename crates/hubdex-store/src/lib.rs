@@ -36,6 +36,7 @@ mod word;
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hubdex_core::{Dataset, DatasetId, Facets, Query, Sort};
 
@@ -46,6 +47,10 @@ use results::ResultCache;
 
 /// A catch-up bigger than this (records the index missed) uses the bulk writer arena.
 const BULK_CATCH_UP: usize = 10_000;
+
+/// After bulk loads stored this many records, [`Catalog::commit`] reopens the record store to
+/// drop what sled kept in memory while writing them: after a 1M-record sync, ~200 MiB.
+const REOPEN_AFTER_BULK: u64 = 20_000;
 
 /// How much memory the catalog may use; the daemon reads these from its config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +111,8 @@ pub struct Catalog {
     records: Records,
     index: SearchIndex,
     answers: ResultCache,
+    /// Records stored by bulk loads since the record store was (re)opened.
+    bulk_stored: AtomicU64,
 }
 
 impl Catalog {
@@ -123,6 +130,7 @@ impl Catalog {
             records,
             index,
             answers: ResultCache::default(),
+            bulk_stored: AtomicU64::new(0),
         };
         {
             let mut writer = catalog.index.lock()?;
@@ -168,10 +176,22 @@ impl Catalog {
     }
 
     /// Commits what [`Catalog::upsert_bulk`] left pending, making it durable and searchable,
-    /// waits for the index merges under way, and releases the index writer's memory.
+    /// waits for the index merges under way, and releases the index writer's memory; after
+    /// big bulk loads also what the record store kept of them (reads wait a second or two
+    /// while it reopens).
     pub fn commit(&self) -> Result<(), StoreError> {
         let mut writer = self.index.lock()?;
-        self.commit_locked(&mut writer, true)
+        self.commit_locked(&mut writer, true)?;
+        if self.bulk_stored.load(Ordering::Relaxed) >= REOPEN_AFTER_BULK {
+            let started = std::time::Instant::now();
+            self.records.reopen()?;
+            self.bulk_stored.store(0, Ordering::Relaxed);
+            tracing::info!(
+                took_ms = started.elapsed().as_millis(),
+                "reopened the record store to release what the bulk load left in memory"
+            );
+        }
+        Ok(())
     }
 
     /// Removes these records; returns how many existed.
@@ -193,6 +213,10 @@ impl Catalog {
         let mut writer = self.index.lock()?;
         self.catch_up(&mut writer)?;
         let (stats, changed) = self.records.write_upserts(records)?;
+        if bulk {
+            self.bulk_stored
+                .fetch_add(stats.inserted + stats.updated, Ordering::Relaxed);
+        }
         if let Some(changed) = changed {
             self.index
                 .add(&mut writer, changed.upserted, [], changed.generation, bulk)?;
@@ -428,7 +452,7 @@ impl Catalog {
         // The index must never get ahead of durable records.
         self.records.flush()?;
         let generation = self.records.generation();
-        let records = self.records.iter().filter(|record| match record {
+        let records = self.records.iter()?.filter(|record| match record {
             Err(StoreError::CorruptRecord { id, cause }) => {
                 tracing::warn!(%id, %cause, "unreadable record left out of the search index");
                 false

@@ -11,10 +11,15 @@
 //! | `s:generation`, `s:count` | u64, big-endian |
 //!
 //! Writers must be serialized by the caller (the catalog holds its index-writer lock).
+//!
+//! sled keeps much of what a bulk load wrote in memory long after it is durable (a 1M-record
+//! sync left about 200 MiB more than a fresh open of the same store needs), so
+//! [`Records::reopen`] closes and opens the store again once such a load is over.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use hubdex_core::{Dataset, DatasetId};
@@ -37,8 +42,11 @@ const LOCK_RETRY_EVERY: Duration = Duration::from_millis(20);
 
 /// sled, plus the generation and record count mirrored in memory so reading them is free.
 pub(crate) struct Records {
-    db: sled::Db,
+    /// `None` only while [`Records::reopen`] is between closing and opening, or after an
+    /// open there failed.
+    db: RwLock<Option<sled::Db>>,
     dir: PathBuf,
+    cache_capacity_bytes: u64,
     generation: AtomicU64,
     count: AtomicU64,
 }
@@ -57,24 +65,11 @@ pub(crate) struct Changed<'a> {
 impl Records {
     /// Opens (or creates) the store in `dir` with a page cache of `cache_capacity_bytes`.
     pub(crate) fn open(dir: &Path, cache_capacity_bytes: u64) -> Result<Records, StoreError> {
-        let config = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_capacity_bytes);
-        let db = open_waiting_for_lock(&config).map_err(|cause| {
-            if is_lock_busy(&cause) {
-                StoreError::Locked {
-                    dir: dir.parent().unwrap_or(dir).to_path_buf(),
-                }
-            } else {
-                StoreError::Records {
-                    dir: dir.to_path_buf(),
-                    cause,
-                }
-            }
-        })?;
+        let db = open_db(dir, cache_capacity_bytes)?;
         let records = Records {
-            db,
+            db: RwLock::new(Some(db)),
             dir: dir.to_path_buf(),
+            cache_capacity_bytes,
             generation: AtomicU64::new(0),
             count: AtomicU64::new(0),
         };
@@ -83,6 +78,26 @@ impl Records {
         records.generation.store(generation, Ordering::SeqCst);
         records.count.store(count, Ordering::SeqCst);
         Ok(records)
+    }
+
+    /// Flushes, closes and opens the store again, which drops what sled built up in memory
+    /// while writing. Reads wait meanwhile (a second or two for a million records). The
+    /// caller serializes it with the writers, and no [`Records::iter`] may be alive.
+    pub(crate) fn reopen(&self) -> Result<(), StoreError> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(open) = db.take() {
+            open.flush().map_err(|e| self.err(e))?;
+        }
+        *db = Some(open_db(&self.dir, self.cache_capacity_bytes)?);
+        Ok(())
+    }
+
+    /// The open store: a handle of its own, so no lock is held while it is used.
+    fn db(&self) -> Result<sled::Db, StoreError> {
+        let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        db.clone().ok_or_else(|| StoreError::Closed {
+            dir: self.dir.clone(),
+        })
     }
 
     /// The generation of the last write that changed something.
@@ -97,7 +112,7 @@ impl Records {
 
     /// The record stored under exactly this id.
     pub(crate) fn get(&self, id: &str) -> Result<Option<Dataset>, StoreError> {
-        match self.db.get(record_key(id)).map_err(|e| self.err(e))? {
+        match self.db()?.get(record_key(id)).map_err(|e| self.err(e))? {
             Some(json) => decode(id, &json).map(Some),
             None => Ok(None),
         }
@@ -115,6 +130,7 @@ impl Records {
             .enumerate()
             .map(|(i, r)| (r.id.as_str(), i))
             .collect();
+        let db = self.db()?;
         let generation = self.generation() + 1;
         let mut stats = BatchStats::default();
         let mut batch = sled::Batch::default();
@@ -129,7 +145,7 @@ impl Records {
                 cause,
             })?;
             let key = record_key(id);
-            let existed = match self.db.get(&key).map_err(|e| self.err(e))? {
+            let existed = match db.get(&key).map_err(|e| self.err(e))? {
                 None => {
                     stats.inserted += 1;
                     false
@@ -165,13 +181,14 @@ impl Records {
         &self,
         ids: &'a [DatasetId],
     ) -> Result<Option<Changed<'a>>, StoreError> {
+        let db = self.db()?;
         let generation = self.generation() + 1;
         let mut batch = sled::Batch::default();
         let mut removed: Vec<&DatasetId> = Vec::new();
         let mut seen = HashSet::new();
         for id in ids {
             let key = record_key(id.as_str());
-            if !seen.insert(id.as_str()) || !self.db.contains_key(&key).map_err(|e| self.err(e))? {
+            if !seen.insert(id.as_str()) || !db.contains_key(&key).map_err(|e| self.err(e))? {
                 continue;
             }
             batch.remove(key);
@@ -195,7 +212,7 @@ impl Records {
         let start = log_key(after.saturating_add(1), "");
         let mut seen = HashSet::new();
         let mut ids = Vec::new();
-        for entry in self.db.range(start..[LOG + 1].to_vec()) {
+        for entry in self.db()?.range(start..[LOG + 1].to_vec()) {
             let (key, _op) = entry.map_err(|e| self.err(e))?;
             let id = String::from_utf8_lossy(key.get(9..).unwrap_or_default()).into_owned();
             if seen.insert(id.clone()) {
@@ -208,34 +225,37 @@ impl Records {
     /// Forgets change-log entries up to and including `generation` (the index has them).
     pub(crate) fn prune_log(&self, generation: u64) -> Result<(), StoreError> {
         let end = log_key(generation.saturating_add(1), "");
+        let db = self.db()?;
         let mut batch = sled::Batch::default();
-        for entry in self.db.range(vec![LOG]..end) {
+        for entry in db.range(vec![LOG]..end) {
             let (key, _) = entry.map_err(|e| self.err(e))?;
             batch.remove(key);
         }
-        self.db.apply_batch(batch).map_err(|e| self.err(e))
+        db.apply_batch(batch).map_err(|e| self.err(e))
     }
 
     /// Every stored record, in id order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = Result<Dataset, StoreError>> + '_ {
-        self.db.scan_prefix([RECORD]).map(|entry| {
+    pub(crate) fn iter(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<Dataset, StoreError>> + '_, StoreError> {
+        Ok(self.db()?.scan_prefix([RECORD]).map(|entry| {
             let (key, json) = entry.map_err(|e| self.err(e))?;
             decode(
                 &String::from_utf8_lossy(key.get(1..).unwrap_or_default()),
                 &json,
             )
-        })
+        }))
     }
 
     /// A meta value.
     pub(crate) fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let value = self.db.get(meta_key(key)).map_err(|e| self.err(e))?;
+        let value = self.db()?.get(meta_key(key)).map_err(|e| self.err(e))?;
         Ok(value.map(|v| v.to_vec()))
     }
 
     /// Sets a meta value.
     pub(crate) fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.db
+        self.db()?
             .insert(meta_key(key), value)
             .map(drop)
             .map_err(|e| self.err(e))
@@ -243,20 +263,20 @@ impl Records {
 
     /// Makes everything written so far durable.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(drop).map_err(|e| self.err(e))
+        self.db()?.flush().map(drop).map_err(|e| self.err(e))
     }
 
     fn apply(&self, mut batch: sled::Batch, generation: u64, count: u64) -> Result<(), StoreError> {
         batch.insert(GENERATION_KEY, &generation.to_be_bytes());
         batch.insert(COUNT_KEY, &count.to_be_bytes());
-        self.db.apply_batch(batch).map_err(|e| self.err(e))?;
+        self.db()?.apply_batch(batch).map_err(|e| self.err(e))?;
         self.generation.store(generation, Ordering::SeqCst);
         self.count.store(count, Ordering::SeqCst);
         Ok(())
     }
 
     fn read_u64(&self, key: &[u8]) -> Result<u64, StoreError> {
-        let value = self.db.get(key).map_err(|e| self.err(e))?;
+        let value = self.db()?.get(key).map_err(|e| self.err(e))?;
         Ok(value
             .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
             .map_or(0, u64::from_be_bytes))
@@ -297,6 +317,25 @@ fn meta_key(name: &str) -> Vec<u8> {
     key.push(META);
     key.extend_from_slice(name.as_bytes());
     key
+}
+
+/// Opens (or creates) the sled store in `dir`, saying so when another process holds it.
+fn open_db(dir: &Path, cache_capacity_bytes: u64) -> Result<sled::Db, StoreError> {
+    let config = sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_capacity_bytes);
+    open_waiting_for_lock(&config).map_err(|cause| {
+        if is_lock_busy(&cause) {
+            StoreError::Locked {
+                dir: dir.parent().unwrap_or(dir).to_path_buf(),
+            }
+        } else {
+            StoreError::Records {
+                dir: dir.to_path_buf(),
+                cause,
+            }
+        }
+    })
 }
 
 /// Opens sled, retrying for up to [`LOCK_WAIT`] while its file lock is busy.

@@ -451,6 +451,44 @@ fn everything_survives_a_reopen() {
 }
 
 #[test]
+fn a_bulk_load_big_enough_to_reopen_the_store_keeps_it_readable_writable_and_locked() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    for page in 0..25 {
+        let records: Vec<Dataset> = (0..1000)
+            .map(|i| dataset(&format!("bulk/item-{page}-{i}"), "bulk", page * 1000 + i))
+            .collect();
+        catalog.upsert_bulk(&records).unwrap();
+    }
+    // 25,000 records stored in bulk: this commit also reopens the record store.
+    catalog.commit().unwrap();
+    assert_eq!(catalog.len(), 25_000);
+    assert!(catalog.get(&id("bulk/item-0-0")).unwrap().is_some());
+    assert_eq!(
+        ids(&catalog, "bulk", SortKey::Downloads, 2, 0),
+        ["bulk/item-24-999", "bulk/item-24-998"]
+    );
+    catalog.upsert_batch(&sample()).unwrap();
+    catalog.remove_batch(&[id("bulk/item-24-999")]).unwrap();
+    catalog.set_meta("sync.cursor", b"page-25").unwrap();
+    assert_eq!(find(&catalog, "math"), ["openai/gsm8k"]);
+    assert!(catalog.get(&id("bulk/item-24-999")).unwrap().is_none());
+    assert!(matches!(
+        Catalog::open(dir.path(), options()),
+        Err(StoreError::Locked { .. })
+    ));
+    let generation = catalog.generation();
+    drop(catalog);
+    let catalog = open(&dir);
+    assert_eq!(catalog.len(), 25_002);
+    assert_eq!(catalog.generation(), generation);
+    assert_eq!(
+        catalog.meta("sync.cursor").unwrap().as_deref(),
+        Some(&b"page-25"[..])
+    );
+}
+
+#[test]
 fn reindex_rebuilds_the_same_results() {
     let dir = TempDir::new().unwrap();
     let catalog = open(&dir);

@@ -70,6 +70,11 @@ pub const EXPAND: [&str; 13] = [
 /// much before the walk started, and a sweep never removes records created this close to it.
 const CLOCK_MARGIN: TimeDelta = TimeDelta::minutes(10);
 
+/// A walk of the whole catalog hands the memory it freed back to the system every this many
+/// pages (100,000 records): left to glibc, a 1M-record sync peaked at 1.5 GiB resident; with
+/// this, 0.9 GiB. Every 20 pages gave no lower peak and a slower walk.
+const RELEASE_EVERY_PAGES: u64 = 100;
+
 /// Why a sync stopped early: what to tell the user, and whether the Hub was unreachable.
 type Failure = (String, bool);
 
@@ -259,10 +264,14 @@ async fn run_walk(
 /// Commits the catalog's pending index changes and releases the index writer.
 async fn commit(daemon: &Daemon) -> Result<(), Failure> {
     let catalog = daemon.catalog.clone();
-    tokio::task::spawn_blocking(move || catalog.commit())
-        .await
-        .map_err(|e| (format!("the store task failed: {e}"), false))?
-        .map_err(|e| (format!("cannot commit the search index: {e}"), false))
+    tokio::task::spawn_blocking(move || {
+        let committed = catalog.commit();
+        crate::memory::release_freed();
+        committed
+    })
+    .await
+    .map_err(|e| (format!("the store task failed: {e}"), false))?
+    .map_err(|e| (format!("cannot commit the search index: {e}"), false))
 }
 
 /// Fetches and stores pages until the walk is over, saving the cursor after each one. The
@@ -464,6 +473,9 @@ async fn store(daemon: &Daemon, records: Vec<Dataset>, walk: &WalkState) -> Resu
         }
         state::save_walk(&catalog, &saved)
             .map_err(|e| format!("cannot save the sync state: {e}"))?;
+        if bulk && saved.pages.is_multiple_of(RELEASE_EVERY_PAGES) {
+            crate::memory::release_freed();
+        }
         Ok::<_, String>(records)
     })
     .await
@@ -523,10 +535,14 @@ async fn finish(daemon: &Arc<Daemon>, meta: &SyncMeta, walk: &WalkState) -> Resu
         }
     }
     let catalog = daemon.catalog.clone();
-    tokio::task::spawn_blocking(move || state::finish_walk(&catalog, &next))
-        .await
-        .map_err(|e| (format!("the store task failed: {e}"), false))?
-        .map_err(|e| (format!("cannot save the sync state: {e}"), false))?;
+    tokio::task::spawn_blocking(move || {
+        let finished = state::finish_walk(&catalog, &next);
+        crate::memory::release_freed();
+        finished
+    })
+    .await
+    .map_err(|e| (format!("the store task failed: {e}"), false))?
+    .map_err(|e| (format!("cannot save the sync state: {e}"), false))?;
     *daemon.sync_runtime.walk() = None;
     Ok(removed)
 }
