@@ -71,8 +71,8 @@ pub const EXPAND: [&str; 13] = [
 const CLOCK_MARGIN: TimeDelta = TimeDelta::minutes(10);
 
 /// A walk of the whole catalog hands the memory it freed back to the system every this many
-/// pages (100,000 records): left to glibc, a 1M-record sync peaked at 1.5 GiB resident; with
-/// this, 0.9 GiB. Every 20 pages gave no lower peak and a slower walk.
+/// pages (100,000 records): glibc keeps freed pieces that are not at the top of its heap,
+/// and a walk frees many (replaced sled nodes, indexed documents, parsed pages).
 const RELEASE_EVERY_PAGES: u64 = 100;
 
 /// Why a sync stopped early: what to tell the user, and whether the Hub was unreachable.
