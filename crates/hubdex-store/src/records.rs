@@ -87,9 +87,12 @@ impl Records {
     /// caller serializes it with the writers, and no [`Records::iter`] may be alive.
     pub(crate) fn reopen(&self) -> Result<(), StoreError> {
         let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(open) = db.take() {
+        // A store that cannot flush stays open as it is: only a clean close is reopened.
+        if let Some(open) = db.as_ref() {
             open.flush().map_err(|e| self.err(e))?;
         }
+        // The old handle must be gone, releasing sled's file lock, before the store opens again.
+        *db = None;
         *db = Some(open_db(&self.dir, self.cache_capacity_bytes)?);
         Ok(())
     }
