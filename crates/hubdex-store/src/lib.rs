@@ -177,8 +177,8 @@ impl Catalog {
 
     /// Commits what [`Catalog::upsert_bulk`] left pending, making it durable and searchable,
     /// waits for the index merges under way, and releases the index writer's memory; after
-    /// big bulk loads also what the record store kept of them (reads wait a second or two
-    /// while it reopens).
+    /// big bulk loads also what the record store kept of them (reads wait while it reopens,
+    /// under a second for a million records).
     pub fn commit(&self) -> Result<(), StoreError> {
         let mut writer = self.index.lock()?;
         self.commit_locked(&mut writer, true)?;

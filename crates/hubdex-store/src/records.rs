@@ -83,7 +83,7 @@ impl Records {
     }
 
     /// Flushes, closes and opens the store again, which drops what sled built up in memory
-    /// while writing. Reads wait meanwhile (a second or two for a million records). The
+    /// while writing. Reads wait meanwhile (under a second for a million records). The
     /// caller serializes it with the writers, and no [`Records::iter`] may be alive.
     pub(crate) fn reopen(&self) -> Result<(), StoreError> {
         let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
@@ -229,8 +229,8 @@ impl Records {
 
     /// Forgets change-log entries up to and including `generation` (the index has them), in
     /// batches of [`PRUNE_BATCH`]: sled frees the node versions a batch replaces only once
-    /// the batch is over, so pruning a bulk load's 100,000 entries at once made the daemon
-    /// grow by half a gigabyte for a moment. An entry left by a crash in between is harmless:
+    /// the batch is over, so pruning the ~75,000 entries of a bulk commit at once made the
+    /// daemon grow by ~550 MiB until the next trim. An entry left by a crash in between is harmless:
     /// catch-ups read only entries after the index's generation.
     pub(crate) fn prune_log(&self, generation: u64) -> Result<(), StoreError> {
         let end = log_key(generation.saturating_add(1), "");

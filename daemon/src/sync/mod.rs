@@ -261,7 +261,8 @@ async fn run_walk(
     finish(daemon, meta, walk).await
 }
 
-/// Commits the catalog's pending index changes and releases the index writer.
+/// Commits the catalog's pending index changes, releases the index writer and hands the
+/// memory the walk freed back to the system.
 async fn commit(daemon: &Daemon) -> Result<(), Failure> {
     let catalog = daemon.catalog.clone();
     tokio::task::spawn_blocking(move || {
