@@ -12,7 +12,6 @@ mod events;
 mod follows;
 mod http;
 mod jobs;
-mod memory;
 mod metrics;
 mod preview;
 mod rows;
@@ -146,11 +145,6 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
     if config.import_snapshot {
         snapshot::import_if_empty(&catalog).await?;
     }
-    // A rebuilt index, a reindex or the import freed far more than the catalog keeps; the
-    // trim walks the whole heap, so it runs off the async threads.
-    tokio::task::spawn_blocking(memory::release_freed)
-        .await
-        .map_err(|e| DaemonError::Task(e.to_string()))?;
 
     let hub = HubClient::new(HubConfig {
         retry: config.hub_retry_policy(),

@@ -193,8 +193,6 @@ impl Home {
             .env_remove("HUGGING_FACE_HUB_TOKEN")
             .env_remove("HF_HUB_CACHE")
             .env_remove("XDG_RUNTIME_DIR")
-            .env_remove("GLIBC_TUNABLES")
-            .env_remove("MALLOC_ARENA_MAX")
             .stdin(Stdio::null());
         cmd
     }

@@ -220,12 +220,15 @@ enum Cmd {
     },
 }
 
+/// jemalloc serves the whole program, the daemon above all: it returns freed memory to the
+/// system on its own (after a second, by a background thread) and allocates faster than
+/// glibc on many threads. Its settings are in `.cargo/config.toml`.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if matches!(cli.command, Some(Cmd::Daemon { .. })) {
-        tune_malloc();
-    }
-    match run(cli) {
+    match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
@@ -233,38 +236,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The glibc malloc settings the daemon runs with: two arenas, and blocks of 512 KiB or more
-/// mapped on their own, so they go back to the system when freed. By default glibc gives each
-/// thread that allocates an arena of its own (up to eight per core), raises the mapping
-/// threshold as large blocks are freed, and keeps what is freed below it, so the daemon
-/// (tokio workers, blocking threads, the search index's writer and merge threads) held
-/// several times its live heap; see "Memory" in the README. The threshold stays above the
-/// HTTP client's read buffers, which come and go with every chunk of a download.
-const MALLOC_TUNABLES: &str = "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=524288";
-
-/// Runs this `hubdex daemon` again (same process id, same arguments) with
-/// [`MALLOC_TUNABLES`] in `GLIBC_TUNABLES`, unless that variable or `MALLOC_ARENA_MAX` is
-/// set already: glibc reads them only when a process starts. Returns only when that fails;
-/// the daemon then runs with glibc's defaults.
-fn tune_malloc() {
-    use std::os::unix::process::CommandExt as _;
-    const KEY: &str = "GLIBC_TUNABLES";
-    if std::env::var_os(KEY).is_some() || std::env::var_os("MALLOC_ARENA_MAX").is_some() {
-        return;
-    }
-    let error = match std::env::current_exe() {
-        Ok(exe) => std::process::Command::new(exe)
-            .args(std::env::args_os().skip(1))
-            .env(KEY, MALLOC_TUNABLES)
-            .exec(),
-        Err(e) => e,
-    };
-    let _ = writeln!(
-        io::stderr(),
-        "hubdex: cannot restart the daemon with {KEY}={MALLOC_TUNABLES} ({error}); it runs with glibc's default memory settings"
-    );
 }
 
 /// True when the error is a write to a closed pipe (`hubdex search x | head -1`), which

@@ -43,7 +43,8 @@ use crate::{Marks, StoreError};
 /// 2: ranking fields, CJK bigrams, stemming, keyword and size fields. 3: language names,
 /// descriptions without the card template. 4: documents sorted by popularity, `initials`.
 /// 5: `id_lower` only for ids with capitals. 6: fast-field dictionaries not compressed.
-const FORMAT: u32 = 6;
+/// 7: `id` no longer stored (hits read it from its fast field).
+const FORMAT: u32 = 7;
 /// Most hits one search returns.
 const MAX_LIMIT: usize = 1000;
 /// Indexing threads of a bulk load, at most.

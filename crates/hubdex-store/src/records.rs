@@ -6,7 +6,7 @@
 //! | key | value |
 //! | --- | --- |
 //! | `r` + id | the record as JSON |
-//! | `l` + generation (8 bytes, big-endian) + id | `u` (upserted) or `d` (removed) |
+//! | `l` + generation (8 bytes, big-endian) | the ids the write changed, each ended by `\n` |
 //! | `m` + name | meta value (the syncer's watermarks, cursors) |
 //! | `s:generation`, `s:count` | u64, big-endian |
 //!
@@ -31,15 +31,15 @@ const LOG: u8 = b'l';
 const META: u8 = b'm';
 const GENERATION_KEY: &[u8] = b"s:generation";
 const COUNT_KEY: &[u8] = b"s:count";
-const OP_UPSERT: &[u8] = b"u";
-const OP_REMOVE: &[u8] = b"d";
+/// Ends each id in a change-log entry; ids never contain it.
+const LOG_ID_END: u8 = b'\n';
 /// How long an open waits for sled's file lock before saying another process holds it.
 /// sled releases the lock from a background thread after its `Db` is dropped, so a
 /// restart in the same process (or right after the previous daemon exited) can find it
 /// still held for a few milliseconds; a daemon that really runs holds it far longer.
 const LOCK_WAIT: Duration = Duration::from_secs(1);
 const LOCK_RETRY_EVERY: Duration = Duration::from_millis(20);
-/// Change-log entries removed per sled batch.
+/// Change-log entries (one per write) removed per sled batch.
 const PRUNE_BATCH: usize = 1_000;
 
 /// sled, plus the generation and record count mirrored in memory so reading them is free.
@@ -140,6 +140,7 @@ impl Records {
         let mut stats = BatchStats::default();
         let mut batch = sled::Batch::default();
         let mut upserted = Vec::new();
+        let mut logged = Vec::new();
         for (i, record) in records.iter().enumerate() {
             let id = record.id.as_str();
             if last.get(id) != Some(&i) {
@@ -165,12 +166,13 @@ impl Records {
                 }
             };
             batch.insert(key, json);
-            batch.insert(log_key(generation, id), OP_UPSERT);
+            log_id(&mut logged, id);
             upserted.push((record, existed));
         }
         if upserted.is_empty() {
             return Ok((stats, None));
         }
+        batch.insert(log_key(generation), logged);
         let count = self.len() + stats.inserted;
         self.apply(batch, generation, count)?;
         let changed = Changed {
@@ -190,6 +192,7 @@ impl Records {
         let generation = self.generation() + 1;
         let mut batch = sled::Batch::default();
         let mut removed: Vec<&DatasetId> = Vec::new();
+        let mut logged = Vec::new();
         let mut seen = HashSet::new();
         for id in ids {
             let key = record_key(id.as_str());
@@ -197,12 +200,13 @@ impl Records {
                 continue;
             }
             batch.remove(key);
-            batch.insert(log_key(generation, id.as_str()), OP_REMOVE);
+            log_id(&mut logged, id.as_str());
             removed.push(id);
         }
         if removed.is_empty() {
             return Ok(None);
         }
+        batch.insert(log_key(generation), logged);
         let count = self.len().saturating_sub(removed.len() as u64);
         self.apply(batch, generation, count)?;
         Ok(Some(Changed {
@@ -214,14 +218,25 @@ impl Records {
 
     /// Ids logged after generation `after`, each once, in log order.
     pub(crate) fn changed_since(&self, after: u64) -> Result<Vec<String>, StoreError> {
-        let start = log_key(after.saturating_add(1), "");
+        let start = log_key(after.saturating_add(1));
         let mut seen = HashSet::new();
         let mut ids = Vec::new();
         for entry in self.db()?.range(start..[LOG + 1].to_vec()) {
-            let (key, _op) = entry.map_err(|e| self.err(e))?;
-            let id = String::from_utf8_lossy(key.get(9..).unwrap_or_default()).into_owned();
-            if seen.insert(id.clone()) {
-                ids.push(id);
+            let (key, value) = entry.map_err(|e| self.err(e))?;
+            // Stores written before entries held a whole write had one entry per id, the
+            // id after the generation.
+            let logged = match key.get(9..) {
+                Some(id) if !id.is_empty() => id,
+                _ => &value,
+            };
+            for id in logged
+                .split(|&b| b == LOG_ID_END)
+                .filter(|id| !id.is_empty())
+            {
+                let id = String::from_utf8_lossy(id).into_owned();
+                if seen.insert(id.clone()) {
+                    ids.push(id);
+                }
             }
         }
         Ok(ids)
@@ -229,11 +244,11 @@ impl Records {
 
     /// Forgets change-log entries up to and including `generation` (the index has them), in
     /// batches of [`PRUNE_BATCH`]: sled frees the node versions a batch replaces only once
-    /// the batch is over, so pruning the ~75,000 entries of a bulk commit at once made the
-    /// daemon grow by ~550 MiB until the next trim. An entry left by a crash in between is harmless:
-    /// catch-ups read only entries after the index's generation.
+    /// the batch is over, so one big batch grows the daemon (pruning a bulk commit's ~75,000
+    /// entries at once, when entries were per record, took ~550 MiB). An entry left by a
+    /// crash in between is harmless: catch-ups read only entries after the index's generation.
     pub(crate) fn prune_log(&self, generation: u64) -> Result<(), StoreError> {
-        let end = log_key(generation.saturating_add(1), "");
+        let end = log_key(generation.saturating_add(1));
         let db = self.db()?;
         loop {
             let mut batch = sled::Batch::default();
@@ -319,12 +334,19 @@ fn record_key(id: &str) -> Vec<u8> {
     key
 }
 
-fn log_key(generation: u64, id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(9 + id.len());
+/// The key of the change-log entry of a write: one per write, not per record, which
+/// spares sled an insert and a removal per record of a bulk load.
+fn log_key(generation: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9);
     key.push(LOG);
     key.extend_from_slice(&generation.to_be_bytes());
-    key.extend_from_slice(id.as_bytes());
     key
+}
+
+/// Adds an id to a change-log entry's value.
+fn log_id(logged: &mut Vec<u8>, id: &str) {
+    logged.extend_from_slice(id.as_bytes());
+    logged.push(LOG_ID_END);
 }
 
 fn meta_key(name: &str) -> Vec<u8> {
@@ -371,4 +393,63 @@ fn is_lock_busy(cause: &sled::Error) -> bool {
     matches!(cause, sled::Error::Io(io)
         if io.kind() == std::io::ErrorKind::WouldBlock
             || io.to_string().contains("could not acquire lock"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tempfile::TempDir;
+
+    fn dataset(id: &str) -> Dataset {
+        Dataset::new(DatasetId::new(id).unwrap())
+    }
+
+    #[test]
+    fn the_change_log_lists_each_changed_id_once_in_order() {
+        let dir = TempDir::new().unwrap();
+        let records = Records::open(dir.path(), 1 << 20).unwrap();
+        records
+            .write_upserts(&[dataset("a/one"), dataset("a/two")])
+            .unwrap();
+        let after_first = records.generation();
+        let mut changed = dataset("a/one");
+        changed.description = Some("changed".to_string());
+        records
+            .write_upserts(&[dataset("a/three"), changed, dataset("a/two")])
+            .unwrap();
+        let removed = [DatasetId::new("a/two").unwrap()];
+        records.write_removals(&removed).unwrap();
+        assert_eq!(
+            records.changed_since(0).unwrap(),
+            ["a/one", "a/two", "a/three"]
+        );
+        assert_eq!(
+            records.changed_since(after_first).unwrap(),
+            ["a/three", "a/one", "a/two"]
+        );
+        records.prune_log(after_first).unwrap();
+        assert_eq!(
+            records.changed_since(0).unwrap(),
+            ["a/three", "a/one", "a/two"]
+        );
+    }
+
+    #[test]
+    fn change_log_entries_of_an_older_store_one_per_id_are_still_read() {
+        let dir = TempDir::new().unwrap();
+        let records = Records::open(dir.path(), 1 << 20).unwrap();
+        records.write_upserts(&[dataset("a/new")]).unwrap();
+        let db = records.db().unwrap();
+        for (generation, id) in [(7u64, "a/old"), (8, "b/older")] {
+            let mut key = log_key(generation);
+            key.extend_from_slice(id.as_bytes());
+            db.insert(key, b"u").unwrap();
+        }
+        assert_eq!(
+            records.changed_since(0).unwrap(),
+            ["a/new", "a/old", "b/older"]
+        );
+        records.prune_log(8).unwrap();
+        assert!(records.changed_since(0).unwrap().is_empty());
+    }
 }

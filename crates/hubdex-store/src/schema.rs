@@ -9,7 +9,7 @@ use hubdex_core::{Dataset, Keyword, language_names};
 use serde_json::Value;
 use tantivy::TantivyDocument;
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    FAST, Field, INDEXED, IndexRecordOption, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
 use crate::analysis::{ANALYZER, INITIALS, key};
@@ -123,7 +123,7 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
     };
     let keyword = STRING | FAST;
     let fields = Fields {
-        id: builder.add_text_field(names::ID, STRING | STORED | FAST),
+        id: builder.add_text_field(names::ID, STRING | FAST),
         id_lower: builder.add_text_field("id_lower", STRING),
         keys: builder.add_text_field("keys", STRING),
         author: builder.add_text_field("author", keyword.clone()),

@@ -29,7 +29,7 @@ const LOCK_POLL: Duration = Duration::from_millis(50);
 /// The read buffer used to re-hash a partial file.
 const REHASH_BUFFER: usize = 1 << 20;
 /// Batches waiting for the hashing thread of an in-order append.
-const HASH_QUEUE: usize = 4;
+const HASH_QUEUE: usize = 2;
 /// Most buffers handed to one `writev` (Linux's `IOV_MAX`).
 const MAX_IOVECS: usize = 1024;
 /// The block a range write always ends on (except at the end of the file), and the unit of

@@ -70,11 +70,6 @@ pub const EXPAND: [&str; 13] = [
 /// much before the walk started, and a sweep never removes records created this close to it.
 const CLOCK_MARGIN: TimeDelta = TimeDelta::minutes(10);
 
-/// A walk of the whole catalog hands the memory it freed back to the system every this many
-/// pages (100,000 records): glibc keeps freed pieces that are not at the top of its heap,
-/// and a walk frees many (replaced sled nodes, indexed documents, parsed pages).
-const RELEASE_EVERY_PAGES: u64 = 100;
-
 /// Why a sync stopped early: what to tell the user, and whether the Hub was unreachable.
 type Failure = (String, bool);
 
@@ -261,18 +256,13 @@ async fn run_walk(
     finish(daemon, meta, walk).await
 }
 
-/// Commits the catalog's pending index changes, releases the index writer and hands the
-/// memory the walk freed back to the system.
+/// Commits the catalog's pending index changes and releases the index writer.
 async fn commit(daemon: &Daemon) -> Result<(), Failure> {
     let catalog = daemon.catalog.clone();
-    tokio::task::spawn_blocking(move || {
-        let committed = catalog.commit();
-        crate::memory::release_freed();
-        committed
-    })
-    .await
-    .map_err(|e| (format!("the store task failed: {e}"), false))?
-    .map_err(|e| (format!("cannot commit the search index: {e}"), false))
+    tokio::task::spawn_blocking(move || catalog.commit())
+        .await
+        .map_err(|e| (format!("the store task failed: {e}"), false))?
+        .map_err(|e| (format!("cannot commit the search index: {e}"), false))
 }
 
 /// Fetches and stores pages until the walk is over, saving the cursor after each one. The
@@ -474,9 +464,6 @@ async fn store(daemon: &Daemon, records: Vec<Dataset>, walk: &WalkState) -> Resu
         }
         state::save_walk(&catalog, &saved)
             .map_err(|e| format!("cannot save the sync state: {e}"))?;
-        if bulk && saved.pages.is_multiple_of(RELEASE_EVERY_PAGES) {
-            crate::memory::release_freed();
-        }
         Ok::<_, String>(records)
     })
     .await
@@ -536,14 +523,10 @@ async fn finish(daemon: &Arc<Daemon>, meta: &SyncMeta, walk: &WalkState) -> Resu
         }
     }
     let catalog = daemon.catalog.clone();
-    tokio::task::spawn_blocking(move || {
-        let finished = state::finish_walk(&catalog, &next);
-        crate::memory::release_freed();
-        finished
-    })
-    .await
-    .map_err(|e| (format!("the store task failed: {e}"), false))?
-    .map_err(|e| (format!("cannot save the sync state: {e}"), false))?;
+    tokio::task::spawn_blocking(move || state::finish_walk(&catalog, &next))
+        .await
+        .map_err(|e| (format!("the store task failed: {e}"), false))?
+        .map_err(|e| (format!("cannot save the sync state: {e}"), false))?;
     *daemon.sync_runtime.walk() = None;
     Ok(removed)
 }
