@@ -1,7 +1,7 @@
 //! `render(&App, &mut Frame)`: draws the state, decides nothing. The layout is a pure
 //! function of the app and its size, so `update` uses it too (page sizes, mouse clicks).
 
-use hubdex_core::{Dataset, Order, SortKey};
+use hubdex_core::{Dataset, Order, Query, SortKey};
 use hubdex_ipc::{ChangeKind, Follow, Job, JobState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -347,13 +347,16 @@ fn render_tabs(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// The order the results are in: a `sort:` typed in the query wins over the chosen one, as
+/// it does in the daemon.
 fn sort_label(app: &App) -> String {
-    let arrow = match (app.sort.key, app.sort.order) {
+    let sort = Query::parse(&app.query).sort.unwrap_or(app.sort);
+    let arrow = match (sort.key, sort.order) {
         (SortKey::Relevance, _) => "",
         (_, Order::Descending) => " ↓",
         (_, Order::Ascending) => " ↑",
     };
-    format!("{}{arrow}", app.sort.key.label())
+    format!("{}{arrow}", sort.key.label())
 }
 
 fn render_search(app: &App, frame: &mut Frame, area: Rect) {
@@ -1651,6 +1654,18 @@ mod tests {
         assert!(screen.contains("offline: cannot reach"), "{screen}");
         assert!(screen.contains(" / text generation"), "{screen}");
         insta::assert_snapshot!("offline_query_80x24", screen);
+    }
+
+    #[test]
+    fn the_header_shows_the_sort_typed_in_the_query() {
+        let mut app = app(80, 24);
+        key(&mut app, KeyCode::Char('/'));
+        for c in "gsm sort:likes-asc".chars() {
+            key(&mut app, KeyCode::Char(c));
+        }
+        let screen = text(&draw(&app));
+        let header = screen.lines().find(|line| line.contains(" / gsm")).unwrap();
+        assert!(header.contains("sort likes ↑ "), "{header:?}");
     }
 
     #[test]
