@@ -384,11 +384,18 @@ impl SearchIndex {
             if segments.len() < 2 {
                 return Ok(());
             }
+            let started = Instant::now();
             let mut tantivy: IndexWriter =
                 self.index.writer_with_num_threads(1, MIN_WRITER_BYTES)?;
             tantivy.set_merge_policy(Box::new(NoMergePolicy));
             tantivy.merge(&segments).wait()?;
-            tantivy.wait_merging_threads()
+            tantivy.wait_merging_threads()?;
+            tracing::info!(
+                segments = segments.len(),
+                took_ms = started.elapsed().as_millis(),
+                "merged the search index into one segment"
+            );
+            Ok::<(), TantivyError>(())
         })();
         match merged {
             Ok(()) => match self.reader.reload() {
