@@ -24,8 +24,8 @@ use crate::metrics::JobMetrics;
 /// Batches queued between the network and the disk writer of one file.
 const WRITE_QUEUE: usize = 2;
 /// Bytes gathered into one batch for the disk writer: fewer hand-overs between threads, and
-/// with [`WRITE_QUEUE`] at most about 3 MiB of a file in memory (a queue of 4 added 7 MiB
-/// to the daemon's peak during a 1 GiB download, and no speed).
+/// with [`WRITE_QUEUE`] at most about 3 MiB of a file in memory (queues of 4, here and in
+/// the hasher's, added 7 MiB to the daemon's peak during a 1 GiB download, and no speed).
 const BATCH_BYTES: usize = 1 << 20;
 /// A batch not yet full is written anyway after this long without a new chunk.
 const FLUSH_AFTER: Duration = Duration::from_millis(100);

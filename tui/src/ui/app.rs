@@ -350,6 +350,8 @@ pub struct App {
     pub mistake: Option<QueryMistake>,
     /// The sort order.
     pub sort: Sort,
+    /// The `sort:` of the last query that read, which wins over [`App::sort`] in the daemon.
+    typed_sort: Option<Sort>,
     /// Which part of the Search view has the keyboard.
     pub focus: Focus,
     /// Whether a narrow terminal shows the preview pane.
@@ -406,6 +408,7 @@ impl App {
             cursor: 0,
             mistake: None,
             sort: Sort::default(),
+            typed_sort: None,
             focus: Focus::Query,
             show_preview: false,
             results: Results::Loading,
@@ -459,6 +462,12 @@ impl App {
     /// The selected followed dataset.
     pub fn selected_follow(&self) -> Option<&Follow> {
         self.follows.items().get(self.follows_selected)
+    }
+
+    /// The order the daemon sorts the results in: a `sort:` typed in the query wins over
+    /// the chosen one.
+    pub fn results_sort(&self) -> Sort {
+        self.typed_sort.unwrap_or(self.sort)
     }
 
     /// True while a search newer than the one shown is on its way.
@@ -539,8 +548,9 @@ impl App {
     fn query_changed(&mut self) -> Vec<Effect> {
         self.facet = 0;
         match Query::parse_strict(self.query.trim()) {
-            Ok(_) => {
+            Ok(query) => {
                 self.mistake = None;
+                self.typed_sort = query.sort;
                 vec![self.search()]
             }
             Err(e) => {

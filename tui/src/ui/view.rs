@@ -1,7 +1,7 @@
 //! `render(&App, &mut Frame)`: draws the state, decides nothing. The layout is a pure
 //! function of the app and its size, so `update` uses it too (page sizes, mouse clicks).
 
-use hubdex_core::{Dataset, Order, Query, SortKey};
+use hubdex_core::{Dataset, Order, SortKey};
 use hubdex_ipc::{ChangeKind, Follow, Job, JobState};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -347,10 +347,8 @@ fn render_tabs(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// The order the results are in: a `sort:` typed in the query wins over the chosen one, as
-/// it does in the daemon.
 fn sort_label(app: &App) -> String {
-    let sort = Query::parse(&app.query).sort.unwrap_or(app.sort);
+    let sort = app.results_sort();
     let arrow = match (sort.key, sort.order) {
         (SortKey::Relevance, _) => "",
         (_, Order::Descending) => " ↓",
