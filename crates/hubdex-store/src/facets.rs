@@ -6,20 +6,21 @@
 //! chosen by a hash of the document, halving the rate whenever it overflows, so it is the
 //! same for the same query and the same index; each segment's counts are scaled back up by
 //! its rate. Up to [`SAMPLE`] matches, every match is read and the counts are exact. The
-//! sample's values are read in one batch per column, and named from the segment's value
-//! list kept in the [`SegmentCache`] (a column's dictionary is compressed: naming a value
-//! from it costs a block decode).
+//! sample's values are read from the segment's [`FacetTable`], kept decoded in the
+//! [`SegmentCache`]: through tantivy's columns, each value cost a few virtual calls, a block
+//! decode and a cache miss per facet, which made reading the sample most of a query's time.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use hubdex_core::{FacetCount, Facets};
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::StrColumn;
-use tantivy::query::Query;
+use tantivy::query::{Query, Weight};
 use tantivy::{DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 use crate::schema::names;
-use crate::segments::{SegmentCache, Values};
+use crate::segments::SegmentCache;
 
 /// About how many matching documents one query's facets read, over all segments.
 const SAMPLE: u64 = 4_096;
@@ -81,7 +82,7 @@ struct FacetCollector<'a> {
 #[derive(Default)]
 struct Counted {
     values: Vec<HashMap<String, u64>>,
-    /// Documents whose facet columns were read.
+    /// Documents whose facet values were read.
     read: u64,
     /// Documents that match.
     matched: u64,
@@ -96,17 +97,9 @@ impl Collector for FacetCollector<'_> {
         _segment_local_id: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<SegmentSample> {
-        let columns = FACETS
-            .iter()
-            .map(|field| {
-                let column = segment.fast_fields().str(field)?;
-                let values = self.cache.facet_values(segment, field)?;
-                Ok(column.map(|column| (column, values)))
-            })
-            .collect::<tantivy::Result<Vec<_>>>()?;
         let share = SAMPLE * u64::from(segment.num_docs()) / self.index_docs;
         Ok(SegmentSample {
-            columns,
+            table: self.cache.facet_table(segment)?,
             capacity: usize::try_from(share)
                 .unwrap_or(usize::MAX)
                 .max(MIN_SEGMENT_SAMPLE),
@@ -118,6 +111,24 @@ impl Collector for FacetCollector<'_> {
 
     fn requires_scoring(&self) -> bool {
         false
+    }
+
+    /// Tantivy hands a segment with deleted documents to the collector one document at a
+    /// time; this keeps blocks, and drops deleted documents inside the block loop.
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Counted> {
+        let mut sample = self.for_segment(segment_ord, reader)?;
+        match reader.alive_bitset() {
+            Some(alive) => weight.for_each_no_score(reader, &mut |docs| {
+                sample.add(docs, |doc| alive.is_alive(doc));
+            })?,
+            None => weight.for_each_no_score(reader, &mut |docs| sample.add(docs, |_| true))?,
+        }
+        Ok(sample.harvest())
     }
 
     fn merge_fruits(&self, segments: Vec<Counted>) -> tantivy::Result<Counted> {
@@ -141,8 +152,7 @@ impl Collector for FacetCollector<'_> {
 
 /// One segment's sample: the matching documents whose hash has `level` leading zero bits.
 struct SegmentSample {
-    /// Per facet, the column and its values by ordinal (none when no document has one).
-    columns: Vec<Option<(StrColumn, Values)>>,
+    table: Arc<FacetTable>,
     capacity: usize,
     level: u32,
     docs: Vec<DocId>,
@@ -153,6 +163,25 @@ impl SegmentSample {
     /// True when `doc` belongs to the sample at `level` (a fraction 2^-level of documents).
     fn kept(doc: DocId, level: u32) -> bool {
         level == 0 || doc.wrapping_mul(0x9E37_79B1).leading_zeros() >= level
+    }
+
+    /// Counts the matches of `docs` that are `alive`, and samples them.
+    fn add(&mut self, docs: &[DocId], alive: impl Fn(DocId) -> bool) {
+        // Every match is written and only the kept ones advance the end: no branch to
+        // mispredict on a hash (this runs once per match of the query).
+        let level = self.level;
+        let start = self.docs.len();
+        self.docs.resize(start + docs.len(), 0);
+        let (mut end, mut matched) = (start, 0);
+        for doc in docs {
+            let alive = alive(*doc);
+            matched += u64::from(alive);
+            self.docs[end] = *doc;
+            end += usize::from(alive & Self::kept(*doc, level));
+        }
+        self.docs.truncate(end);
+        self.matched += matched;
+        self.shrink();
     }
 
     /// Halves the sampling rate until the sample fits its capacity again.
@@ -169,56 +198,152 @@ impl SegmentCollector for SegmentSample {
     type Fruit = Counted;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        self.matched += 1;
-        if Self::kept(doc, self.level) {
-            self.docs.push(doc);
-            self.shrink();
-        }
+        self.add(&[doc], |_| true);
     }
 
     fn collect_block(&mut self, docs: &[DocId]) {
-        self.matched += docs.len() as u64;
-        let level = self.level;
-        self.docs
-            .extend(docs.iter().copied().filter(|doc| Self::kept(*doc, level)));
-        self.shrink();
+        self.add(docs, |_| true);
     }
 
     fn harvest(self) -> Counted {
         let scale = 1u64 << self.level.min(31);
-        let mut values = Vec::with_capacity(self.columns.len());
-        let (mut docs, mut rows, mut ords) = (Vec::new(), Vec::new(), Vec::new());
-        for column in &self.columns {
-            let mut counts: HashMap<String, u64> = HashMap::new();
-            if let Some((column, names)) = column {
-                let column = column.ords();
-                docs.clear();
-                rows.clear();
-                column.row_ids_for_docs(&self.docs, &mut docs, &mut rows);
-                ords.clear();
-                ords.resize(rows.len(), 0u64);
-                column.values.get_vals(&rows, &mut ords);
-                let mut per_ord = vec![0u64; names.len()];
-                for ord in &ords {
-                    if let Some(count) = usize::try_from(*ord)
-                        .ok()
-                        .and_then(|ord| per_ord.get_mut(ord))
-                    {
-                        *count += 1;
-                    }
+        let table = &self.table;
+        let mut per_ord = vec![0u64; table.ords_in_all];
+        for doc in &self.docs {
+            table.for_each_ord(*doc, |ord| {
+                if let Some(count) = per_ord.get_mut(ord as usize) {
+                    *count += 1;
                 }
-                for (name, count) in names.iter().zip(per_ord) {
-                    if count > 0 {
-                        counts.insert(name.to_string(), count * scale);
-                    }
-                }
-            }
-            values.push(counts);
+            });
         }
+        let values = table
+            .names
+            .iter()
+            .zip(&table.firsts)
+            .map(|(names, first)| {
+                let counts = per_ord.get(*first as usize..).unwrap_or_default();
+                names
+                    .iter()
+                    .zip(counts)
+                    .filter(|(_, count)| **count > 0)
+                    .map(|(name, count)| (name.to_string(), count * scale))
+                    .collect()
+            })
+            .collect();
         Counted {
             values,
             read: self.docs.len() as u64,
             matched: self.matched,
         }
     }
+}
+
+/// One segment's facet values, decoded once (when the segment is first searched) and shared
+/// by every query on it. A document's ordinals of every facet lie side by side, so reading
+/// a sampled document costs two memory loads, not a column decode per facet.
+pub(crate) struct FacetTable {
+    /// Per facet (in [`FACETS`] order), its values by ordinal.
+    names: Vec<Box<[Box<str>]>>,
+    /// Per facet, where its ordinals start in the numbering shared by all facets.
+    firsts: Vec<u32>,
+    /// How many values all facets have together.
+    ords_in_all: usize,
+    /// `ords[starts[doc]..starts[doc + 1]]` are the shared ordinals of `doc`'s values.
+    starts: Box<[u32]>,
+    ords: Ords,
+}
+
+/// Shared ordinals, in two bytes each while the facets have fewer than 65,536 values
+/// together (the Hub's catalog has a few thousand), else in four.
+enum Ords {
+    Narrow(Box<[u16]>),
+    Wide(Box<[u32]>),
+}
+
+impl FacetTable {
+    /// The facets of `reader`'s segment.
+    pub(crate) fn read(reader: &SegmentReader) -> tantivy::Result<Self> {
+        let columns = FACETS
+            .iter()
+            .map(|field| reader.fast_fields().str(field))
+            .collect::<tantivy::Result<Vec<Option<StrColumn>>>>()?;
+        let mut names = Vec::with_capacity(columns.len());
+        let mut firsts = Vec::with_capacity(columns.len());
+        let mut ords_in_all = 0u32;
+        let mut values = 0usize;
+        for column in &columns {
+            let column_names = match column {
+                Some(column) => names_of(column)?,
+                None => Box::default(),
+            };
+            firsts.push(ords_in_all);
+            ords_in_all = ords_in_all.saturating_add(column_names.len() as u32);
+            names.push(column_names);
+            values += column
+                .as_ref()
+                .map_or(0, |column| column.ords().values.num_vals() as usize);
+        }
+        let docs = reader.max_doc();
+        let mut starts = Vec::with_capacity(docs as usize + 1);
+        let mut shared = Vec::with_capacity(values);
+        starts.push(0u32);
+        for doc in 0..docs {
+            for (column, first) in columns.iter().zip(&firsts) {
+                if let Some(column) = column {
+                    let ords = column.ords();
+                    for row in ords.index.value_row_ids(doc) {
+                        let ord = u32::try_from(ords.values.get_val(row)).unwrap_or(u32::MAX);
+                        shared.push(first.saturating_add(ord));
+                    }
+                }
+            }
+            starts.push(u32::try_from(shared.len()).unwrap_or(u32::MAX));
+        }
+        let ords = if ords_in_all <= u32::from(u16::MAX) + 1 {
+            Ords::Narrow(
+                shared
+                    .into_iter()
+                    .map(|ord| u16::try_from(ord).unwrap_or(u16::MAX))
+                    .collect(),
+            )
+        } else {
+            Ords::Wide(shared.into())
+        };
+        Ok(FacetTable {
+            names,
+            firsts,
+            ords_in_all: ords_in_all as usize,
+            starts: starts.into(),
+            ords,
+        })
+    }
+
+    /// Calls `f` with each shared ordinal of `doc`'s values.
+    fn for_each_ord(&self, doc: DocId, mut f: impl FnMut(u32)) {
+        let doc = doc as usize;
+        let start = self.starts.get(doc).copied().unwrap_or(0) as usize;
+        let end = self.starts.get(doc + 1).copied().unwrap_or(0) as usize;
+        match &self.ords {
+            Ords::Narrow(ords) => ords
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .for_each(|ord| f(u32::from(*ord))),
+            Ords::Wide(ords) => ords
+                .get(start..end)
+                .unwrap_or_default()
+                .iter()
+                .for_each(|ord| f(*ord)),
+        }
+    }
+}
+
+/// The values of `column`, by ordinal.
+fn names_of(column: &StrColumn) -> tantivy::Result<Box<[Box<str>]>> {
+    let mut names = Vec::with_capacity(column.num_terms());
+    let mut terms = column.dictionary().stream()?;
+    while terms.advance() {
+        names.push(String::from_utf8_lossy(terms.key()).into());
+    }
+    Ok(names.into())
 }

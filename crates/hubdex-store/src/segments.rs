@@ -1,6 +1,6 @@
 //! What searches work out about a segment and reuse: a segment never changes once written,
-//! so its popularity priors and the completions of a prefix in it hold until a merge
-//! drops it.
+//! so its popularity priors, its facet values and the completions of a prefix in it hold
+//! until a merge drops it.
 //!
 //! Reading a prior through tantivy's column costs tens of nanoseconds, and a relevance or
 //! popularity scan reads one per visited match; a plain array costs one load. Completing a
@@ -14,6 +14,7 @@ use tantivy::index::SegmentId;
 use tantivy::schema::Field;
 use tantivy::{DocId, Searcher, SegmentReader};
 
+use crate::facets::FacetTable;
 use crate::schema::names;
 
 /// A segment's popularity priors, by document: a plain array, cheap to share.
@@ -27,9 +28,6 @@ impl Priors {
         self.0.get(doc as usize).copied().unwrap_or(1.0)
     }
 }
-
-/// A facet column's values, by ordinal.
-pub(crate) type Values = Arc<[Box<str>]>;
 
 /// Completions kept, over all segments and fields, before the cache starts again empty.
 const MAX_COMPLETIONS: usize = 4_096;
@@ -45,7 +43,7 @@ struct State {
     /// The segments of the last searcher seen.
     segments: HashSet<SegmentId>,
     priors: HashMap<SegmentId, Priors>,
-    facet_values: HashMap<(SegmentId, &'static str), Values>,
+    facet_tables: HashMap<SegmentId, Arc<FacetTable>>,
     completions: HashMap<CompletionKey, Arc<[Vec<u8>]>>,
 }
 
@@ -71,51 +69,38 @@ impl SegmentCache {
         }
         state.priors.retain(|segment, _| live.contains(segment));
         state
-            .facet_values
-            .retain(|(segment, _), _| live.contains(segment));
+            .facet_tables
+            .retain(|segment, _| live.contains(segment));
         state
             .completions
             .retain(|(segment, _, _), _| live.contains(segment));
         state.segments = live;
     }
 
-    /// Works out the priors and facet values of every segment `searcher` has, and forgets
+    /// Works out the priors and facet tables of every segment `searcher` has, and forgets
     /// the segments it no longer has: called after each reload, so the first search after a
     /// commit or a merge does not pay for them (milliseconds for a million documents).
     pub(crate) fn warm(&self, searcher: &Searcher) {
         self.keep_only(searcher);
         for reader in searcher.segment_readers() {
-            let facets = crate::facets::FACETS
-                .iter()
-                .try_for_each(|field| self.facet_values(reader, field).map(drop));
+            let facets = self.facet_table(reader).map(drop);
             if let Err(e) = self.priors(reader).and(facets) {
-                tracing::warn!(error = %e, "could not read a segment's priors or facet values; searches read them later");
+                tracing::warn!(error = %e, "could not read a segment's priors or facets; searches read them later");
             }
         }
     }
 
-    /// The values of the facet column `field` of the segment, by ordinal (empty when the
-    /// segment has no such column).
-    pub(crate) fn facet_values(
-        &self,
-        reader: &SegmentReader,
-        field: &'static str,
-    ) -> tantivy::Result<Values> {
-        let key = (reader.segment_id(), field);
-        if let Some(values) = self.state().facet_values.get(&key) {
-            return Ok(Arc::clone(values));
+    /// The facet values of the segment's documents.
+    pub(crate) fn facet_table(&self, reader: &SegmentReader) -> tantivy::Result<Arc<FacetTable>> {
+        let segment = reader.segment_id();
+        if let Some(table) = self.state().facet_tables.get(&segment) {
+            return Ok(Arc::clone(table));
         }
-        let mut read = Vec::new();
-        if let Some(column) = reader.fast_fields().str(field)? {
-            read.reserve(column.num_terms());
-            let mut terms = column.dictionary().stream()?;
-            while terms.advance() {
-                read.push(String::from_utf8_lossy(terms.key()).into());
-            }
-        }
-        let values: Values = read.into();
-        self.state().facet_values.insert(key, Arc::clone(&values));
-        Ok(values)
+        let table = Arc::new(FacetTable::read(reader)?);
+        self.state()
+            .facet_tables
+            .insert(segment, Arc::clone(&table));
+        Ok(table)
     }
 
     /// The popularity prior of each document of the segment.

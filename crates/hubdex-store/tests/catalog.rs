@@ -601,3 +601,61 @@ fn facets_count_every_match_exactly_and_follow_updates() {
         )
     );
 }
+
+#[test]
+fn facets_of_many_matches_are_estimated_from_a_sample_close_to_the_truth() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    // Three writes, three segments; a record has no, one or two languages, and no or one
+    // licence.
+    let per_batch = 6_000;
+    for batch in 0..3 {
+        let records: Vec<Dataset> = (0..per_batch)
+            .map(|i| {
+                let n = batch * per_batch + i;
+                let mut d = dataset(&format!("org/set-{n}"), "A corpus of reviews.", 10);
+                if n % 3 != 0 {
+                    d.tags.push("language:en".into());
+                }
+                if n % 4 == 0 {
+                    d.tags.push("language:fr".into());
+                }
+                match n % 5 {
+                    0 | 1 => d.tags.push("license:mit".into()),
+                    2 | 3 => d.tags.push("license:apache-2.0".into()),
+                    _ => {}
+                }
+                d
+            })
+            .collect();
+        catalog.upsert_batch(&records).unwrap();
+    }
+    let facets = catalog.facets(&Query::parse("reviews"), 10).unwrap();
+    let total = 3 * per_batch as u64;
+    assert!(
+        facets.counted < total / 2,
+        "{} of {total} matches read: the sample should be a fraction",
+        facets.counted
+    );
+    let count = |list: &[hubdex_core::FacetCount], value: &str| {
+        list.iter()
+            .find(|c| c.value == value)
+            .map_or(0, |c| c.count)
+    };
+    for (facet, value, truth) in [
+        (&facets.language, "en", total * 2 / 3),
+        (&facets.language, "fr", total / 4),
+        (&facets.license, "mit", total * 2 / 5),
+        (&facets.license, "apache-2.0", total * 2 / 5),
+    ] {
+        let estimate = count(facet, value);
+        let error = estimate.abs_diff(truth) as f64 / truth as f64;
+        assert!(
+            error < 0.15,
+            "{value}: estimated {estimate}, truly {truth} ({:.0} % off)",
+            error * 100.0
+        );
+    }
+    assert_eq!(facets.language.len(), 2, "{:?}", facets.language);
+    assert_eq!(facets.license.len(), 2, "{:?}", facets.license);
+}
