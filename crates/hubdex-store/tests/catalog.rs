@@ -208,6 +208,29 @@ fn get_ignores_case_when_no_id_matches_exactly() {
     catalog.upsert_batch(&sample()).unwrap();
     let got = catalog.get(&id("RajPurkar/SQuAD")).unwrap().unwrap();
     assert_eq!(got.id.as_str(), "rajpurkar/squad");
+    // An id with capitals, next to one that differs only in punctuation (the same key).
+    catalog
+        .upsert_batch(&[
+            dataset("HuggingFaceH4/UltraChat_200k", "chats", 10),
+            dataset("huggingfaceh4/ultrachat-200k", "a look-alike", 1_000),
+        ])
+        .unwrap();
+    let got = catalog
+        .get(&id("huggingfaceh4/ultrachat_200k"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.id.as_str(), "HuggingFaceH4/UltraChat_200k");
+    let got = catalog
+        .get(&id("HUGGINGFACEH4/ULTRACHAT-200K"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.id.as_str(), "huggingfaceh4/ultrachat-200k");
+    assert!(
+        catalog
+            .get(&id("huggingfaceh4/ultrachat.200k"))
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
