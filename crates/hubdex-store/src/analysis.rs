@@ -93,15 +93,29 @@ fn is_word_char(c: char) -> bool {
 pub(crate) struct WordTokenizer {
     /// Also yield the parts of camelCase and letter-digit words (when indexing).
     parts: bool,
+    /// The tokens of the last text, kept so the next text reuses their strings (indexing
+    /// tokenizes every field of every record): with them and no part-finding for plain
+    /// words, analysing the ids and descriptions of 1,000 records went from 7.4-8.6 ms to
+    /// 4.2-4.7 ms.
+    kept: Vec<Token>,
 }
 
-/// Tokens computed up front; the texts are short.
-pub(crate) struct Tokens {
-    tokens: Vec<Token>,
+impl WordTokenizer {
+    fn new(parts: bool) -> Self {
+        Self {
+            parts,
+            kept: Vec::new(),
+        }
+    }
+}
+
+/// Tokens computed up front (the texts are short), in a tokenizer's buffer.
+pub(crate) struct Tokens<'a> {
+    tokens: &'a mut [Token],
     next: usize,
 }
 
-impl TokenStream for Tokens {
+impl TokenStream for Tokens<'_> {
     fn advance(&mut self) -> bool {
         self.next += 1;
         self.next <= self.tokens.len()
@@ -116,11 +130,44 @@ impl TokenStream for Tokens {
     }
 }
 
-impl Tokenizer for WordTokenizer {
-    type TokenStream<'a> = Tokens;
+/// Where a tokenizer writes a text's tokens: over the ones of the previous text first.
+struct Sink<'a> {
+    tokens: &'a mut Vec<Token>,
+    len: usize,
+}
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens {
-        let mut tokens = Vec::new();
+impl Sink<'_> {
+    fn push(&mut self, text: &str, start: usize, end: usize, position: usize) {
+        match self.tokens.get_mut(self.len) {
+            Some(kept) => {
+                kept.offset_from = start;
+                kept.offset_to = end;
+                kept.position = position;
+                kept.position_length = 1;
+                kept.text.clear();
+                kept.text.push_str(&text[start..end]);
+            }
+            None => self.tokens.push(Token {
+                offset_from: start,
+                offset_to: end,
+                position,
+                text: text[start..end].to_string(),
+                position_length: 1,
+            }),
+        }
+        self.len += 1;
+    }
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = Tokens<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens<'a> {
+        let parts = self.parts;
+        let mut out = Sink {
+            tokens: &mut self.kept,
+            len: 0,
+        };
         let mut position = 0;
         let mut run_start = None;
         for (i, c) in text
@@ -130,85 +177,82 @@ impl Tokenizer for WordTokenizer {
             match (run_start, is_word_char(c)) {
                 (None, true) => run_start = Some(i),
                 (Some(start), false) => {
-                    self.run(text, start, i, &mut position, &mut tokens);
+                    run(parts, text, start, i, &mut position, &mut out);
                     run_start = None;
                 }
                 _ => {}
             }
         }
-        Tokens { tokens, next: 0 }
+        let len = out.len;
+        Tokens {
+            tokens: &mut self.kept[..len],
+            next: 0,
+        }
     }
 }
 
-impl WordTokenizer {
-    /// Tokenizes one run of word characters, `text[start..end]`.
-    fn run(
-        &self,
-        text: &str,
-        start: usize,
-        end: usize,
-        position: &mut usize,
-        out: &mut Vec<Token>,
-    ) {
-        let mut segment_start = start;
-        let mut bigram = None;
-        for (i, c) in text[start..end]
-            .char_indices()
-            .map(|(i, c)| (start + i, c))
-            .chain(std::iter::once((end, ' ')))
-        {
-            let is_bigram = (i < end).then(|| is_bigram_script(c));
-            if is_bigram != bigram && bigram.is_some() {
-                match bigram {
-                    Some(true) => bigrams(text, segment_start, i, position, out),
-                    _ => self.word(text, segment_start, i, position, out),
-                }
-                segment_start = i;
+/// Tokenizes one run of word characters, `text[start..end]`.
+fn run(parts: bool, text: &str, start: usize, end: usize, position: &mut usize, out: &mut Sink) {
+    let mut segment_start = start;
+    let mut bigram = None;
+    for (i, c) in text[start..end]
+        .char_indices()
+        .map(|(i, c)| (start + i, c))
+        .chain(std::iter::once((end, ' ')))
+    {
+        let is_bigram = (i < end).then(|| is_bigram_script(c));
+        if is_bigram != bigram && bigram.is_some() {
+            match bigram {
+                Some(true) => bigrams(text, segment_start, i, position, out),
+                _ => word(parts, text, segment_start, i, position, out),
             }
-            bigram = is_bigram;
+            segment_start = i;
         }
+        bigram = is_bigram;
     }
+}
 
-    /// A word, and its parts when indexing.
-    fn word(
-        &self,
-        text: &str,
-        start: usize,
-        end: usize,
-        position: &mut usize,
-        out: &mut Vec<Token>,
-    ) {
-        out.push(token(text, start, end, *position));
-        let parts = if self.parts {
-            parts(&text[start..end])
-        } else {
-            Vec::new()
-        };
-        if parts.len() > 1 {
-            for (k, (from, to)) in parts.iter().enumerate() {
-                out.push(token(text, start + from, start + to, *position + k));
-            }
-            *position += parts.len();
-        } else {
-            *position += 1;
+/// A word, and with `parts`, its parts.
+fn word(parts: bool, text: &str, start: usize, end: usize, position: &mut usize, out: &mut Sink) {
+    out.push(text, start, end, *position);
+    let cuts = if parts && !whole(&text[start..end]) {
+        self::parts(&text[start..end])
+    } else {
+        Vec::new()
+    };
+    if cuts.len() > 1 {
+        for (k, (from, to)) in cuts.iter().enumerate() {
+            out.push(text, start + from, start + to, *position + k);
         }
+        *position += cuts.len();
+    } else {
+        *position += 1;
     }
+}
+
+/// True for a word [`parts`] would not cut: ASCII letters with at most the first one
+/// upper-case (most words of a description), or ASCII digits.
+fn whole(word: &str) -> bool {
+    let bytes = word.as_bytes();
+    let letters = bytes.first().is_some_and(u8::is_ascii_alphabetic)
+        && bytes.iter().skip(1).all(u8::is_ascii_lowercase);
+    letters || bytes.iter().all(u8::is_ascii_digit)
 }
 
 /// Overlapping character pairs of `text[start..end]`; one character stays a unigram.
-fn bigrams(text: &str, start: usize, end: usize, position: &mut usize, out: &mut Vec<Token>) {
+fn bigrams(text: &str, start: usize, end: usize, position: &mut usize, out: &mut Sink) {
     let offsets: Vec<usize> = text[start..end]
         .char_indices()
         .map(|(i, _)| start + i)
         .chain(std::iter::once(end))
         .collect();
     if offsets.len() == 2 {
-        out.push(token(text, start, end, *position));
+        out.push(text, start, end, *position);
         *position += 1;
         return;
     }
     for pair in offsets.windows(3) {
-        out.push(token(text, pair[0], pair[2], *position));
+        out.push(text, pair[0], pair[2], *position);
         *position += 1;
     }
 }
@@ -234,16 +278,6 @@ fn parts(word: &str) -> Vec<(usize, usize)> {
     cuts.windows(2).map(|w| (w[0], w[1])).collect()
 }
 
-fn token(text: &str, start: usize, end: usize, position: usize) -> Token {
-    Token {
-        offset_from: start,
-        offset_to: end,
-        position,
-        text: text[start..end].to_string(),
-        position_length: 1,
-    }
-}
-
 /// The first one and two characters of every word [`index_analyzer`] makes of a name, as
 /// terms: the first keystrokes of a word are one term lookup instead of a walk over every
 /// name term that starts so (tens of thousands at the Hub's scale). Words of scripts written
@@ -251,6 +285,7 @@ fn token(text: &str, start: usize, end: usize, position: usize) -> Token {
 #[derive(Clone)]
 pub(crate) struct InitialsTokenizer {
     words: TextAnalyzer,
+    kept: Vec<Token>,
 }
 
 impl InitialsTokenizer {
@@ -258,14 +293,15 @@ impl InitialsTokenizer {
     pub(crate) fn new() -> Self {
         Self {
             words: index_analyzer(),
+            kept: Vec::new(),
         }
     }
 }
 
 impl Tokenizer for InitialsTokenizer {
-    type TokenStream<'a> = Tokens;
+    type TokenStream<'a> = Tokens<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens {
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Tokens<'a> {
         let mut starts: Vec<String> = Vec::new();
         self.words.token_stream(text).process(&mut |token| {
             if is_bigram_text(&token.text) {
@@ -277,18 +313,18 @@ impl Tokenizer for InitialsTokenizer {
         });
         starts.sort();
         starts.dedup();
-        let tokens = starts
-            .into_iter()
-            .enumerate()
-            .map(|(position, text)| Token {
-                offset_from: 0,
-                offset_to: 0,
-                position,
-                text,
-                position_length: 1,
-            })
-            .collect();
-        Tokens { tokens, next: 0 }
+        let mut out = Sink {
+            tokens: &mut self.kept,
+            len: 0,
+        };
+        for (position, start) in starts.iter().enumerate() {
+            out.push(start, 0, start.len(), position);
+        }
+        let len = out.len;
+        Tokens {
+            tokens: &mut self.kept[..len],
+            next: 0,
+        }
     }
 }
 
@@ -303,7 +339,7 @@ pub(crate) fn query_analyzer() -> TextAnalyzer {
 }
 
 fn analyzer(parts: bool, stem: bool) -> TextAnalyzer {
-    let builder = TextAnalyzer::builder(WordTokenizer { parts })
+    let builder = TextAnalyzer::builder(WordTokenizer::new(parts))
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter);
@@ -393,6 +429,23 @@ mod tests {
         );
         assert!(texts("GoEmotions reviews").contains(&"goemot".to_string()));
         assert_eq!(terms(&mut query, "Café"), ["cafe"]);
+    }
+
+    #[test]
+    fn a_tokenizer_reused_for_a_shorter_text_yields_only_its_tokens() {
+        let mut analyzer = index_analyzer();
+        let long = terms(&mut analyzer, "GoEmotions reviews of 自然言語 movies");
+        assert_eq!(terms(&mut analyzer, "gsm8k"), ["gsm8k", "gsm", "8", "k"]);
+        assert_eq!(
+            terms(&mut analyzer, "GoEmotions reviews of 自然言語 movies"),
+            long
+        );
+        let mut initials = TextAnalyzer::from(InitialsTokenizer::new());
+        assert_eq!(
+            terms(&mut initials, "Squad Reviews"),
+            ["r", "re", "s", "sq"]
+        );
+        assert_eq!(terms(&mut initials, "imdb"), ["i", "im"]);
     }
 
     #[test]
