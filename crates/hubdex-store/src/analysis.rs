@@ -15,9 +15,11 @@
 //! for English (`reviews` → `review`) in the fields that rank; tokens over 40 bytes are
 //! dropped. Exact-name keys ([`key`]) are the same words unstemmed, joined by spaces.
 
+use std::collections::HashMap;
+
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, Stemmer, TextAnalyzer, Token,
-    TokenStream, Tokenizer,
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, Stemmer,
+    TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 
 /// The name the index registers its analyzer under (tantivy does not persist analyzers).
@@ -30,6 +32,8 @@ pub(crate) const MAX_INITIALS: usize = 2;
 
 /// Longest token kept, in bytes.
 const MAX_TOKEN_BYTES: usize = 40;
+/// Stems an indexing analyzer remembers ([`CachedStemmer`]) before it starts again empty.
+const MAX_KEPT_STEMS: usize = 8_192;
 
 /// English words that carry no meaning in a search for datasets. Dropped from the free text
 /// of a query when it has other words ("questions about paragraphs of text" → questions,
@@ -328,32 +332,117 @@ impl Tokenizer for InitialsTokenizer {
     }
 }
 
-/// The analyzer of the ranking fields when indexing: words and their parts, stemmed.
+/// The analyzer of the ranking fields when indexing: words and their parts, stemmed (with
+/// the stems remembered: indexing stems the same words over and over).
 pub(crate) fn index_analyzer() -> TextAnalyzer {
-    analyzer(true, true)
+    word_analyzer(true).filter(CachedStemmer).build()
 }
 
 /// The analyzer of query words: whole words, stemmed like the index.
 pub(crate) fn query_analyzer() -> TextAnalyzer {
-    analyzer(false, true)
+    word_analyzer(false).filter(stemmer()).build()
 }
 
-fn analyzer(parts: bool, stem: bool) -> TextAnalyzer {
-    let builder = TextAnalyzer::builder(WordTokenizer::new(parts))
+/// Words, lowercased and folded; with `parts`, also the parts of mixed words.
+fn word_analyzer(parts: bool) -> tantivy::tokenizer::TextAnalyzerBuilder<impl Tokenizer> {
+    TextAnalyzer::builder(WordTokenizer::new(parts))
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
-        .filter(AsciiFoldingFilter);
-    if stem {
-        builder.filter(Stemmer::new(Language::English)).build()
-    } else {
-        builder.build()
+        .filter(AsciiFoldingFilter)
+}
+
+/// The stemmer of every analyzer that stems.
+fn stemmer() -> Stemmer {
+    Stemmer::new(Language::English)
+}
+
+/// [`stemmer`], remembering up to [`MAX_KEPT_STEMS`] stems per analyzer (each indexing
+/// thread has one per field): a catalog's text is mostly the same few thousand words, and
+/// a Snowball run costs more than a lookup. Analysing the ids and descriptions of 1,000
+/// records took 4.2-7.1 ms with the plain stemmer, 3.0-3.1 ms with this one.
+#[derive(Clone)]
+struct CachedStemmer;
+
+impl TokenFilter for CachedStemmer {
+    type Tokenizer<T: Tokenizer> = CachedStemmerFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> CachedStemmerFilter<T> {
+        CachedStemmerFilter {
+            inner: tokenizer,
+            stems: HashMap::new(),
+            stemmer: TextAnalyzer::builder(RawTokenizer::default())
+                .filter(stemmer())
+                .build(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct CachedStemmerFilter<T> {
+    inner: T,
+    /// Word → stem.
+    stems: HashMap<String, String>,
+    /// Stems one word, for the words not kept yet.
+    stemmer: TextAnalyzer,
+}
+
+impl<T: Tokenizer> Tokenizer for CachedStemmerFilter<T> {
+    type TokenStream<'a> = CachedStemmerStream<'a, T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        CachedStemmerStream {
+            tail: self.inner.token_stream(text),
+            stems: &mut self.stems,
+            stemmer: &mut self.stemmer,
+        }
+    }
+}
+
+struct CachedStemmerStream<'a, T> {
+    tail: T,
+    stems: &'a mut HashMap<String, String>,
+    stemmer: &'a mut TextAnalyzer,
+}
+
+impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token_mut();
+        if let Some(stem) = self.stems.get(&token.text) {
+            token.text.clone_from(stem);
+            return true;
+        }
+        let mut stem = None;
+        self.stemmer
+            .token_stream(&token.text)
+            .process(&mut |stemmed| stem = Some(stemmed.text.clone()));
+        let Some(stem) = stem else {
+            return true;
+        };
+        if self.stems.len() >= MAX_KEPT_STEMS {
+            self.stems.clear();
+        }
+        let word = std::mem::replace(&mut token.text, stem.clone());
+        self.stems.insert(word, stem);
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
     }
 }
 
 /// The whole words of `text`, lowercased and folded but not stemmed.
 pub(crate) fn plain_words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
-    analyzer(false, false)
+    word_analyzer(false)
+        .build()
         .token_stream(text)
         .process(&mut |token| words.push(token.text.clone()));
     words
@@ -446,6 +535,36 @@ mod tests {
             ["r", "re", "s", "sq"]
         );
         assert_eq!(terms(&mut initials, "imdb"), ["i", "im"]);
+    }
+
+    #[test]
+    fn remembered_stems_are_the_stems() {
+        // More distinct words than an analyzer keeps, each seen twice (the second time from
+        // what it remembers, unless it had to forget), in one analyzer, as in a segment.
+        let letters = |mut n: usize| {
+            let mut word = String::from("walk");
+            while n > 0 {
+                word.push(char::from(b'a' + (n % 26) as u8));
+                n /= 26;
+            }
+            word + "ings"
+        };
+        let words: Vec<String> = (0..MAX_KEPT_STEMS + 500)
+            .map(letters)
+            .chain(["reviews", "questions", "classification"].map(String::from))
+            .collect();
+        assert_eq!(
+            words.iter().collect::<std::collections::HashSet<_>>().len(),
+            words.len()
+        );
+        let text = [words.join(" "), words.join(" ")].join(" ");
+        let mut index = index_analyzer();
+        let mut query = query_analyzer();
+        assert_eq!(terms(&mut index, &text), terms(&mut query, &text));
+        assert_eq!(
+            terms(&mut index, "reviews questions classification"),
+            ["review", "question", "classif"]
+        );
     }
 
     #[test]
