@@ -238,9 +238,10 @@ impl SegmentCollector for SegmentSample {
     }
 }
 
-/// One segment's facet values, decoded once (when the segment is first searched) and shared
-/// by every query on it. A document's ordinals of every facet lie side by side, so reading
-/// a sampled document costs two memory loads, not a column decode per facet.
+/// One segment's facet values, decoded once (when the segment is warmed after a commit, or
+/// first searched) and shared by every query on it. A document's ordinals of every facet
+/// lie side by side, so reading a sampled document costs two memory loads, not a column
+/// decode per facet.
 pub(crate) struct FacetTable {
     /// Per facet (in [`FACETS`] order), its values by ordinal.
     names: Vec<Box<[Box<str>]>>,
