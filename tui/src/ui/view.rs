@@ -1406,6 +1406,13 @@ mod tests {
         answer(app, effects);
     }
 
+    /// Types `text` one key at a time.
+    fn type_text(app: &mut App, text: &str) {
+        for c in text.chars() {
+            key(app, KeyCode::Char(c));
+        }
+    }
+
     fn draw(app: &App) -> Terminal<TestBackend> {
         let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
         terminal.draw(|frame| render(app, frame)).unwrap();
@@ -1591,9 +1598,7 @@ mod tests {
     fn a_query_mistake_is_underlined_where_it_is() {
         let mut app = app(80, 24);
         key(&mut app, KeyCode::Char('/'));
-        for c in "gsm lisense:mit".chars() {
-            key(&mut app, KeyCode::Char(c));
-        }
+        type_text(&mut app, "gsm lisense:mit");
         let terminal = draw(&app);
         let screen = text(&terminal);
         assert!(screen.contains("did you mean \"license\""), "{screen}");
@@ -1645,9 +1650,7 @@ mod tests {
         status.offline = Some("cannot reach https://huggingface.co: connection refused".into());
         update(&mut app, Action::StatusLoaded(status));
         key(&mut app, KeyCode::Char('/'));
-        for c in "text generation".chars() {
-            key(&mut app, KeyCode::Char(c));
-        }
+        type_text(&mut app, "text generation");
         let screen = text(&draw(&app));
         assert!(screen.contains("offline: cannot reach"), "{screen}");
         assert!(screen.contains(" / text generation"), "{screen}");
@@ -1658,9 +1661,7 @@ mod tests {
     fn the_header_shows_the_sort_typed_in_the_query() {
         let mut app = app(80, 24);
         key(&mut app, KeyCode::Char('/'));
-        for c in "gsm sort:likes-asc".chars() {
-            key(&mut app, KeyCode::Char(c));
-        }
+        type_text(&mut app, "gsm sort:likes-asc");
         let screen = text(&draw(&app));
         let header = screen.lines().find(|line| line.contains(" / gsm")).unwrap();
         assert!(header.contains("sort likes ↑ "), "{header:?}");
@@ -1785,9 +1786,7 @@ mod tests {
     #[test]
     fn the_cursor_follows_the_query() {
         let mut app = app_with(80, 24, Theme::dark());
-        for c in "gsm8k".chars() {
-            key(&mut app, KeyCode::Char(c));
-        }
+        type_text(&mut app, "gsm8k");
         key(&mut app, KeyCode::Left);
         let mut terminal = draw(&app);
         let position = terminal.get_cursor_position().unwrap();
