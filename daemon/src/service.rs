@@ -40,6 +40,8 @@ pub struct SyncState {
     pub offline: Option<String>,
     /// When the next sync is due.
     pub next: Option<DateTime<Utc>>,
+    /// True while the search index is compacted after a walk of the whole catalog.
+    pub compacting: bool,
 }
 
 /// Everything the handlers share: the catalog, the Hub client, sync state, events, metrics.
@@ -190,6 +192,7 @@ impl Daemon {
             next_sync: sync.next,
             http: self.http_addr.get().cloned(),
             catalog_sync: self.sync_runtime.catalog_sync(),
+            compacting: sync.compacting,
         }
     }
 

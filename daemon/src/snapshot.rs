@@ -81,7 +81,10 @@ fn import(catalog: &Catalog, compressed: &[u8]) -> Result<u64, DaemonError> {
         Ok(())
     });
     let stored = streamed.and_then(|()| store(catalog, &mut batch).map(|n| imported += n));
-    let committed = catalog.commit().map_err(DaemonError::from);
+    let committed = catalog
+        .commit()
+        .and_then(|()| catalog.compact())
+        .map_err(DaemonError::from);
     stored.and(committed)?;
     tracing::info!(records = imported, "imported the embedded catalog snapshot");
     Ok(imported)

@@ -203,6 +203,10 @@ pub struct Status {
     /// How complete the local catalog is and what the next sync does.
     #[serde(default)]
     pub catalog_sync: CatalogSync,
+    /// True while the search index merges the segments a walk of the whole catalog left
+    /// into one: every record is already searchable, searches are slower until it ends.
+    #[serde(default)]
+    pub compacting: bool,
 }
 
 /// Something that happened in the daemon, numbered so clients can ask for what they missed.

@@ -344,6 +344,9 @@ pub fn sync_state(status: &Status, now: DateTime<Utc>) -> String {
     if let Some(reason) = &status.offline {
         return format!("offline: {reason}");
     }
+    if status.compacting {
+        return "synced; compacting the index".to_string();
+    }
     match (&status.last_sync, status.last_success) {
         (Some(report), _) if !report.succeeded() => {
             format!("last sync failed {}", relative(report.finished_at, now))
@@ -369,6 +372,9 @@ pub fn status_report(status: &Status, now: DateTime<Utc>) -> String {
             thousands(p.pages),
             thousands(p.records)
         ),
+        None if status.compacting => {
+            "idle; compacting the search index (searches are slower until it ends)".to_string()
+        }
         None => "idle".to_string(),
     };
     field("sync", &sync);
@@ -451,6 +457,7 @@ mod tests {
             next_sync: None,
             http: Some("127.0.0.1:8719".into()),
             catalog_sync: Default::default(),
+            compacting: false,
         }
     }
 
@@ -599,6 +606,9 @@ mod tests {
         assert_eq!(sync_state(&s, now), "not synced yet");
         s.last_success = Some(at("2026-04-01T11:55:00Z"));
         assert_eq!(sync_state(&s, now), "synced 5 min ago");
+        s.compacting = true;
+        assert_eq!(sync_state(&s, now), "synced; compacting the index");
+        s.compacting = false;
         s.last_sync = Some(SyncReport {
             started_at: at("2026-04-01T11:50:00Z"),
             finished_at: at("2026-04-01T11:58:00Z"),

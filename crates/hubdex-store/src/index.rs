@@ -7,9 +7,9 @@
 //! The writer exists only while the catalog writes: a batch opens it with tantivy's smallest
 //! arena, commits and closes it; a bulk load (a walk of the whole catalog, a rebuild) opens
 //! it with the larger bulk arena, commits every [`BULK_COMMIT_DOCS`] documents or
-//! [`BULK_COMMIT_INTERVAL`], and closes it at the end. Closing waits for the merges the
-//! commits started, so the index is left in few segments and an idle daemon holds neither
-//! the arena nor the writer's threads.
+//! [`BULK_COMMIT_INTERVAL`], and closes it at the end, so an idle daemon holds neither the
+//! arena nor the writer's threads. A bulk load leaves many segments; [`SearchIndex::compact`]
+//! merges them into one afterwards, once everything is already searchable.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -101,6 +101,8 @@ pub(crate) struct Writer {
     pending: usize,
     /// When the index was last committed.
     last_commit: Instant,
+    /// A bulk load ended since the last [`SearchIndex::compact`].
+    compaction_due: bool,
 }
 
 impl Writer {
@@ -114,6 +116,16 @@ impl Writer {
     #[cfg(test)]
     pub(crate) fn is_open(&self) -> bool {
         self.open.is_some()
+    }
+
+    /// True when a bulk load ended and left segments for [`SearchIndex::compact`] to merge.
+    pub(crate) fn compaction_due(&self) -> bool {
+        self.compaction_due
+    }
+
+    /// Makes a compaction due, for one a previous process did not get to.
+    pub(crate) fn mark_compaction_due(&mut self) {
+        self.compaction_due = true;
     }
 
     /// True when a bulk load has added enough since the last commit to commit now.
@@ -170,6 +182,7 @@ impl SearchIndex {
             written: generation,
             pending: 0,
             last_commit: Instant::now(),
+            compaction_due: false,
         };
         let search_index = SearchIndex {
             dir: dir.to_path_buf(),
@@ -332,7 +345,7 @@ impl SearchIndex {
                 1
             };
             let tantivy = self.index.writer_with_num_threads(threads, budget)?;
-            // A bulk load merges once, into one segment, when it closes (`merge_all`):
+            // A bulk load merges once, into one segment, after it closes (`compact`):
             // merging as it goes rewrote every document a few times over (a third of the
             // CPU of a full sync, profiled), and the sort by popularity makes each merge dear.
             if bulk {
@@ -352,8 +365,8 @@ impl SearchIndex {
             .ok_or_else(|| TantivyError::InternalError("the index writer did not open".into()))
     }
 
-    /// Closes tantivy's writer: after waiting for its merges (`finish`), or at once after
-    /// rolling back what it has not committed.
+    /// Closes tantivy's writer: after waiting for its merges (`finish`, which after a bulk
+    /// load makes a compaction due), or at once after rolling back what it has not committed.
     fn close(&self, writer: &mut Writer, finish: bool) {
         let Some(mut tantivy) = writer.open.take() else {
             return;
@@ -363,9 +376,7 @@ impl SearchIndex {
             if let Err(e) = tantivy.wait_merging_threads() {
                 tracing::warn!(error = %e, "a merge of the search index failed; it is retried at the next commit");
             }
-            if bulk {
-                self.merge_all();
-            }
+            writer.compaction_due |= bulk;
         } else {
             if let Err(e) = tantivy.rollback() {
                 tracing::warn!(error = %e, "could not roll back the search index writer");
@@ -375,10 +386,17 @@ impl SearchIndex {
         }
     }
 
-    /// Merges every segment into one after a bulk load (once its own merges are over):
-    /// each search pays per segment (dictionary lookups, scorer set-up), and a bulk load
-    /// leaves several. Runs with a writer of its own, closed before returning.
-    fn merge_all(&self) {
+    /// Merges every segment into one if a bulk load ended since the last call: each search
+    /// pays per segment (dictionary lookups, scorer set-up), and a bulk load leaves dozens.
+    /// Takes about 20 s for a million records, on one thread; it runs with a tantivy writer
+    /// of its own, so other writes wait on `writer` meanwhile, but searches go on (on the
+    /// segments as they were until the merge lands). A failed merge leaves the index correct
+    /// and is not retried until the next bulk load. While a writer is open (a bulk load
+    /// under way) it does nothing, and the compaction stays due.
+    pub(crate) fn compact(&self, writer: &mut Writer) {
+        if writer.open.is_some() || !std::mem::take(&mut writer.compaction_due) {
+            return;
+        }
         let merged = (|| {
             let segments = self.index.searchable_segment_ids()?;
             if segments.len() < 2 {

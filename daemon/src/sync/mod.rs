@@ -76,6 +76,13 @@ type Failure = (String, bool);
 /// Runs syncs until `shutdown` fires.
 pub async fn run(daemon: Arc<Daemon>, shutdown: CancellationToken) {
     refresh_catalog_sync(&daemon).await;
+    if compaction_due(&daemon).await {
+        daemon.sync_state().compacting = true;
+        tokio::select! {
+            () = compact(&daemon) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
     let mut retry = daemon.config.offline_retry_min;
     let mut wait = if daemon.config.sync_on_start {
         Duration::ZERO
@@ -164,9 +171,45 @@ pub(crate) async fn sync_once(daemon: &Arc<Daemon>) -> SyncReport {
             .rate_limit_wait_seconds
             .swap(0, Ordering::Relaxed),
     };
-    record_outcome(daemon, &report, outcome.as_ref().err(), started);
+    // A walk of the whole catalog is a bulk load, which leaves the index to compact.
+    let bulk = walk.as_ref().is_some_and(WalkState::marks);
+    record_outcome(daemon, &report, outcome.as_ref().err(), started, bulk);
     refresh_catalog_sync(daemon).await;
+    if bulk {
+        compact(daemon).await;
+    }
     report
+}
+
+/// True when a walk of the whole catalog (of this process or, stopped early, of the last
+/// one) left the index to compact.
+async fn compaction_due(daemon: &Daemon) -> bool {
+    let catalog = daemon.catalog.clone();
+    match tokio::task::spawn_blocking(move || catalog.compaction_due()).await {
+        Ok(Ok(due)) => due,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot tell whether the search index needs compacting");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the store task failed");
+            false
+        }
+    }
+}
+
+/// Merges the segments a walk of the whole catalog left into one, after the sync has been
+/// reported (with `compacting` set): every record is searchable already, and the merge takes
+/// about 20 s per million records.
+async fn compact(daemon: &Daemon) {
+    let catalog = daemon.catalog.clone();
+    let compacted = tokio::task::spawn_blocking(move || catalog.compact()).await;
+    daemon.sync_state().compacting = false;
+    match compacted {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "could not compact the search index"),
+        Err(e) => tracing::warn!(error = %e, "the index compaction task failed"),
+    }
 }
 
 /// Reads the saved state off the async threads.
@@ -554,12 +597,14 @@ async fn remove_unseen(
     Ok(removed)
 }
 
-/// Records a finished sync in the state, metrics, log and events.
+/// Records a finished sync in the state, metrics, log and events; `compacting` says the
+/// search index is compacted next.
 fn record_outcome(
     daemon: &Daemon,
     report: &SyncReport,
     failure: Option<&Failure>,
     started: Instant,
+    compacting: bool,
 ) {
     daemon
         .metrics
@@ -581,6 +626,7 @@ fn record_outcome(
         let mut state = daemon.sync_state();
         was_offline = state.offline.is_some();
         state.running = None;
+        state.compacting = compacting;
         state.last = Some(report.clone());
         match failure {
             None => {

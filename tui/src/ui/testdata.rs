@@ -39,6 +39,7 @@ pub fn status() -> Status {
         next_sync: Some(finished + chrono::Duration::hours(1)),
         http: Some("127.0.0.1:8719".into()),
         catalog_sync: Default::default(),
+        compacting: false,
     }
 }
 
