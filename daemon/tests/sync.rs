@@ -192,6 +192,46 @@ async fn a_walk_cut_short_resumes_from_its_saved_cursor_and_stores_every_record_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_full_walk_is_reported_done_before_the_index_is_compacted() {
+    let hub = spawn(fake(300, 4).await).await;
+    let s = setup(&hub, config(), 2).await;
+    let full = s.service.sync_once().await;
+    assert_eq!(full.error, None);
+    assert!(!s.service.status().compacting);
+    assert!(!s.catalog.compaction_due().unwrap());
+    let batch = s.service.events(0).await;
+    let position =
+        |wanted: fn(&EventKind) -> bool| batch.events.iter().position(|e| wanted(&e.kind)).unwrap();
+    let finished = position(|k| matches!(k, EventKind::SyncFinished(_)));
+    let compacted = position(|k| matches!(k, EventKind::IndexCompacted));
+    assert!(
+        finished < compacted,
+        "the sync is reported before compacting"
+    );
+
+    hub.mutate(Mutation {
+        created: 0,
+        updated: 2,
+        deleted: 0,
+        moved: 0,
+    })
+    .await;
+    let incremental = s.service.sync_once().await;
+    assert_eq!(
+        (incremental.error, incremental.kind),
+        (None, SyncKind::Incremental)
+    );
+    let later = s.service.events(batch.next).await;
+    assert!(
+        !later
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::IndexCompacted)),
+        "an incremental sync leaves nothing to compact"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn incremental_syncs_pick_up_changes_and_sweeps_remove_what_the_hub_deleted() {
     let hub = spawn(fake(300, 4).await).await;
     let s = setup(&hub, config(), 2).await;

@@ -237,6 +237,9 @@ pub enum EventKind {
     },
     /// The Hub answered again after being offline.
     Online,
+    /// The search index finished compacting after a walk of the whole catalog (see
+    /// [`Status::compacting`]).
+    IndexCompacted,
     /// A job was queued, started, progressed or finished.
     Job(JobEvent),
 }

@@ -177,7 +177,7 @@ pub async fn sync<W: Write>(
         let mut finished: Option<SyncReport> = None;
         for event in batch.events {
             match event.kind {
-                EventKind::SyncStarted | EventKind::Online => {}
+                EventKind::SyncStarted | EventKind::Online | EventKind::IndexCompacted => {}
                 EventKind::SyncProgress(p) => {
                     let line = format!(
                         "{}, {}",

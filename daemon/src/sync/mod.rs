@@ -205,6 +205,8 @@ async fn compact(daemon: &Daemon) {
     let catalog = daemon.catalog.clone();
     let compacted = tokio::task::spawn_blocking(move || catalog.compact()).await;
     daemon.sync_state().compacting = false;
+    // Clients refresh their status on events; this one ends the `compacting` they show.
+    daemon.events.push(EventKind::IndexCompacted);
     match compacted {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "could not compact the search index"),
