@@ -78,15 +78,30 @@ pub(crate) async fn unseen_in_snapshot(
         .collect())
 }
 
-/// Removes these records in batches; returns how many existed.
+/// Removes these records in batches, committing the index once at the end (also when a
+/// batch failed); returns how many existed.
 pub(crate) async fn remove(catalog: &Arc<Catalog>, ids: Vec<DatasetId>) -> Result<u64, String> {
-    let mut removed = 0;
+    let mut removed = Ok(0);
     for batch in ids.chunks(PAGE) {
         let (catalog, batch) = (catalog.clone(), batch.to_vec());
-        removed += tokio::task::spawn_blocking(move || catalog.remove_batch(&batch))
+        let result = tokio::task::spawn_blocking(move || catalog.remove_bulk(&batch))
             .await
-            .map_err(|e| format!("the sweep task failed: {e}"))?
-            .map_err(|e| format!("cannot remove records the Hub no longer lists: {e}"))?;
+            .map_err(|e| format!("the sweep task failed: {e}"))
+            .and_then(|r| {
+                r.map_err(|e| format!("cannot remove records the Hub no longer lists: {e}"))
+            });
+        match result {
+            Ok(n) => removed = removed.map(|total| total + n),
+            Err(e) => {
+                removed = Err(e);
+                break;
+            }
+        }
     }
-    Ok(removed)
+    let catalog = catalog.clone();
+    tokio::task::spawn_blocking(move || catalog.commit())
+        .await
+        .map_err(|e| format!("the sweep task failed: {e}"))?
+        .map_err(|e| format!("cannot commit the search index after the sweep: {e}"))?;
+    removed
 }
