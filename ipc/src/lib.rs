@@ -4,6 +4,7 @@
 //! data, which a self-describing format handles and bincode does not). The daemon serves
 //! [`Hubdex`]; the TUI and the CLI call it through [`HubdexClient`] from [`connect`].
 
+mod frames;
 mod jobs;
 mod paths;
 mod preview;
@@ -13,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hubdex_core::Dataset;
-use tarpc::tokio_serde::formats::Json;
 use tarpc::tokio_util::codec::length_delimited::LengthDelimitedCodec;
 use tarpc::{ClientMessage, Response};
 use tokio::net::{UnixListener, UnixStream};
 
+pub use frames::JsonFrames;
 pub use jobs::{
     DEFAULT_REVISION, DeleteParams, DownloadParams, Downloaded, DownloadedRevision, FileProgress,
     Job, JobEvent, JobId, JobKind, JobParams, JobProgress, JobRef, JobState, UpdateParams,
@@ -136,7 +137,7 @@ pub async fn connect(socket: &Path) -> Result<HubdexClient, IpcError> {
             source,
         })?;
     let framed = codec().new_framed(stream);
-    let transport = tarpc::serde_transport::new(framed, Json::default());
+    let transport = tarpc::serde_transport::new(framed, JsonFrames::default());
     Ok(HubdexClient::new(tarpc::client::Config::default(), transport).spawn())
 }
 
@@ -175,13 +176,13 @@ pub type ServerTransport = tarpc::serde_transport::Transport<
     UnixStream,
     ClientMessage<HubdexRequest>,
     Response<HubdexResponse>,
-    Json<ClientMessage<HubdexRequest>, Response<HubdexResponse>>,
+    JsonFrames<ClientMessage<HubdexRequest>, Response<HubdexResponse>>,
 >;
 
 /// Wraps an accepted connection in the protocol's framing and encoding; the daemon then
 /// runs `BaseChannel::with_defaults(transport).execute(server.serve())` on it.
 pub fn server_transport(stream: UnixStream) -> ServerTransport {
-    tarpc::serde_transport::new(codec().new_framed(stream), Json::default())
+    tarpc::serde_transport::new(codec().new_framed(stream), JsonFrames::default())
 }
 
 fn codec() -> tarpc::tokio_util::codec::length_delimited::Builder {
