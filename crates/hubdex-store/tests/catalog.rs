@@ -626,6 +626,44 @@ fn facets_count_every_match_exactly_and_follow_updates() {
 }
 
 #[test]
+fn facets_count_every_value_of_a_record_in_many_languages() {
+    let dir = TempDir::new().unwrap();
+    let catalog = open(&dir);
+    // Twelve languages, two tasks, a licence and a size: sixteen facet values in one record,
+    // every one of which must be counted.
+    let languages = [
+        "ar", "bn", "de", "en", "es", "fr", "hi", "id", "ja", "ko", "pt", "zh",
+    ];
+    let mut many = dataset("org/multilingual", "Parallel reviews.", 10);
+    many.tags = languages.iter().map(|l| format!("language:{l}")).collect();
+    many.tags.extend([
+        "task_categories:translation".to_string(),
+        "task_categories:text-classification".into(),
+        "license:cc-by-4.0".into(),
+        "size_categories:1K<n<10K".into(),
+    ]);
+    let mut few = dataset("org/english", "English reviews.", 5);
+    few.tags = vec!["language:en".into(), "task_categories:translation".into()];
+    catalog.upsert_batch(&[many, few]).unwrap();
+
+    let facets = catalog.facets(&Query::parse("reviews"), 20).unwrap();
+    let count = |list: &[hubdex_core::FacetCount], value: &str| {
+        list.iter()
+            .find(|c| c.value == value)
+            .map_or(0, |c| c.count)
+    };
+    assert_eq!(facets.language.len(), languages.len());
+    for language in languages {
+        let expected = if language == "en" { 2 } else { 1 };
+        assert_eq!(count(&facets.language, language), expected, "{language}");
+    }
+    assert_eq!(count(&facets.task, "translation"), 2);
+    assert_eq!(count(&facets.task, "text-classification"), 1);
+    assert_eq!(count(&facets.license, "cc-by-4.0"), 1);
+    assert_eq!(facets.size.len(), 1);
+}
+
+#[test]
 fn facets_of_many_matches_are_estimated_from_a_sample_close_to_the_truth() {
     let dir = TempDir::new().unwrap();
     let catalog = open(&dir);
