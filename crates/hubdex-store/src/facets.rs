@@ -233,9 +233,10 @@ impl SegmentCollector for SegmentSample {
 }
 
 /// One segment's facet values, decoded once (when the segment is warmed after a commit, or
-/// first searched) and shared by every query on it. A document's ordinals of every facet
-/// lie side by side, so reading a sampled document costs two memory loads, not a column
-/// decode per facet.
+/// first searched) and shared by every query on it. Each document's ordinals of every facet
+/// lie in one fixed-size row, so reading a sampled document costs one memory load (a sample
+/// is spread over the whole segment, so nearly every such load misses the CPU's caches),
+/// not a column decode per facet.
 pub(crate) struct FacetTable {
     /// Per facet (in [`FACETS`] order), its values by ordinal.
     names: Vec<Box<[Box<str>]>>,
@@ -243,16 +244,95 @@ pub(crate) struct FacetTable {
     firsts: Vec<u32>,
     /// How many values all facets have together.
     ords_in_all: usize,
-    /// `ords[starts[doc]..starts[doc + 1]]` are the shared ordinals of `doc`'s values.
-    starts: Box<[u32]>,
-    ords: Ords,
+    rows: Rows,
 }
 
-/// Shared ordinals, in two bytes each while the facets have fewer than 65,536 values
-/// together (the Hub's catalog has a few thousand), else in four.
-enum Ords {
-    Narrow(Box<[u16]>),
-    Wide(Box<[u32]>),
+/// Ordinals a document keeps in its row; the few documents with more values (a dataset in
+/// dozens of languages) keep the rest beside the rows.
+const ROW_SLOTS: usize = 7;
+
+/// The rows of shared ordinals, two bytes each while the facets have fewer than 65,536
+/// values together (the Hub's catalog has a few thousand), else four.
+enum Rows {
+    Narrow(RowTable<u16>),
+    Wide(RowTable<u32>),
+}
+
+/// Per document, how many values it has, then up to [`ROW_SLOTS`] of their ordinals.
+struct RowTable<T> {
+    rows: Box<[[T; ROW_SLOTS + 1]]>,
+    /// The documents with more than [`ROW_SLOTS`] values, in order; the rest of the values
+    /// of `more_docs[i]` are `more_ords[more_starts[i]..more_starts[i + 1]]`. Flat arrays, not
+    /// an allocation per document.
+    more_docs: Box<[DocId]>,
+    more_starts: Box<[u32]>,
+    more_ords: Box<[T]>,
+}
+
+impl<T: Copy + Default + Into<u32> + TryFrom<u32>> RowTable<T> {
+    /// The rows of `docs` documents whose shared ordinals `ords_of` gives.
+    fn build(docs: DocId, mut ords_of: impl FnMut(DocId, &mut Vec<u32>)) -> Self {
+        let mut rows = Vec::with_capacity(docs as usize);
+        let (mut more_docs, mut more_starts, mut more_ords) = (Vec::new(), vec![0u32], Vec::new());
+        let mut ords = Vec::new();
+        let narrow = |ord: u32| T::try_from(ord).unwrap_or_default();
+        for doc in 0..docs {
+            ords.clear();
+            ords_of(doc, &mut ords);
+            let mut row = [T::default(); ROW_SLOTS + 1];
+            row[0] = narrow(u32::try_from(ords.len()).unwrap_or(u32::MAX));
+            for (slot, ord) in row[1..].iter_mut().zip(&ords) {
+                *slot = narrow(*ord);
+            }
+            if let Some(rest) = ords.get(ROW_SLOTS..).filter(|rest| !rest.is_empty()) {
+                more_docs.push(doc);
+                more_ords.extend(rest.iter().map(|ord| narrow(*ord)));
+                more_starts.push(u32::try_from(more_ords.len()).unwrap_or(u32::MAX));
+            }
+            rows.push(row);
+        }
+        RowTable {
+            rows: rows.into(),
+            more_docs: more_docs.into(),
+            more_starts: more_starts.into(),
+            more_ords: more_ords.into(),
+        }
+    }
+
+    /// The values of `doc` past its row's slots.
+    fn more_of(&self, doc: DocId) -> &[T] {
+        let Ok(i) = self.more_docs.binary_search(&doc) else {
+            return &[];
+        };
+        let start = self.more_starts.get(i).copied().unwrap_or(0) as usize;
+        let end = self.more_starts.get(i + 1).copied().unwrap_or(0) as usize;
+        self.more_ords.get(start..end).unwrap_or_default()
+    }
+
+    /// Adds one to `counts[ord]` for each shared ordinal of each of `docs`. The rows of a
+    /// batch are read before any is counted, so that their cache misses overlap instead of
+    /// each waiting on the one before.
+    fn count(&self, docs: &[DocId], counts: &mut [u64]) {
+        const BATCH: usize = 16;
+        let mut batch_rows = [[T::default(); ROW_SLOTS + 1]; BATCH];
+        for batch in docs.chunks(BATCH) {
+            for (row, doc) in batch_rows.iter_mut().zip(batch) {
+                *row = self.rows.get(*doc as usize).copied().unwrap_or_default();
+            }
+            for (row, doc) in batch_rows.iter().zip(batch) {
+                let values = row[0].into() as usize;
+                let mut bump = |ord: &T| {
+                    if let Some(count) = counts.get_mut((*ord).into() as usize) {
+                        *count += 1;
+                    }
+                };
+                row[1..=values.min(ROW_SLOTS)].iter().for_each(&mut bump);
+                if values > ROW_SLOTS {
+                    self.more_of(*doc).iter().for_each(&mut bump);
+                }
+            }
+        }
+    }
 }
 
 impl FacetTable {
@@ -265,7 +345,6 @@ impl FacetTable {
         let mut names = Vec::with_capacity(columns.len());
         let mut firsts = Vec::with_capacity(columns.len());
         let mut ords_in_all = 0u32;
-        let mut values = 0usize;
         for column in &columns {
             let column_names = match column {
                 Some(column) => names_of(column)?,
@@ -274,15 +353,8 @@ impl FacetTable {
             firsts.push(ords_in_all);
             ords_in_all = ords_in_all.saturating_add(column_names.len() as u32);
             names.push(column_names);
-            values += column
-                .as_ref()
-                .map_or(0, |column| column.ords().values.num_vals() as usize);
         }
-        let docs = reader.max_doc();
-        let mut starts = Vec::with_capacity(docs as usize + 1);
-        let mut shared = Vec::with_capacity(values);
-        starts.push(0u32);
-        for doc in 0..docs {
+        let ords_of = |doc: DocId, shared: &mut Vec<u32>| {
             for (column, first) in columns.iter().zip(&firsts) {
                 if let Some(column) = column {
                     let ords = column.ords();
@@ -292,59 +364,26 @@ impl FacetTable {
                     }
                 }
             }
-            starts.push(u32::try_from(shared.len()).unwrap_or(u32::MAX));
-        }
-        let ords = if ords_in_all <= u32::from(u16::MAX) + 1 {
-            Ords::Narrow(
-                shared
-                    .into_iter()
-                    .map(|ord| u16::try_from(ord).unwrap_or(u16::MAX))
-                    .collect(),
-            )
+        };
+        let docs = reader.max_doc();
+        let rows = if ords_in_all <= u32::from(u16::MAX) + 1 {
+            Rows::Narrow(RowTable::build(docs, ords_of))
         } else {
-            Ords::Wide(shared.into())
+            Rows::Wide(RowTable::build(docs, ords_of))
         };
         Ok(FacetTable {
             names,
             firsts,
             ords_in_all: ords_in_all as usize,
-            starts: starts.into(),
-            ords,
+            rows,
         })
     }
 
-    /// Adds one to `counts[ord]` for each shared ordinal of each of `docs`. A sample is
-    /// spread over the whole segment, so nearly every read misses the CPU's caches: the
-    /// documents' ranges are read a batch at a time, then their ordinals, so that the misses
-    /// of a batch overlap instead of each waiting on the one before.
+    /// Adds one to `counts[ord]` for each shared ordinal of each of `docs`.
     fn count_ords(&self, docs: &[DocId], counts: &mut [u64]) {
-        const BATCH: usize = 16;
-        let mut ranges = [(0usize, 0usize); BATCH];
-        for batch in docs.chunks(BATCH) {
-            for (range, doc) in ranges.iter_mut().zip(batch) {
-                let doc = *doc as usize;
-                let start = self.starts.get(doc).copied().unwrap_or(0);
-                let end = self.starts.get(doc + 1).copied().unwrap_or(0);
-                *range = (start as usize, end as usize);
-            }
-            for &(start, end) in &ranges[..batch.len()] {
-                match &self.ords {
-                    Ords::Narrow(ords) => {
-                        for ord in ords.get(start..end).unwrap_or_default() {
-                            if let Some(count) = counts.get_mut(usize::from(*ord)) {
-                                *count += 1;
-                            }
-                        }
-                    }
-                    Ords::Wide(ords) => {
-                        for ord in ords.get(start..end).unwrap_or_default() {
-                            if let Some(count) = counts.get_mut(*ord as usize) {
-                                *count += 1;
-                            }
-                        }
-                    }
-                }
-            }
+        match &self.rows {
+            Rows::Narrow(table) => table.count(docs, counts),
+            Rows::Wide(table) => table.count(docs, counts),
         }
     }
 }

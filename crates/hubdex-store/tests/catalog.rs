@@ -630,7 +630,7 @@ fn facets_count_every_value_of_a_record_in_many_languages() {
     let dir = TempDir::new().unwrap();
     let catalog = open(&dir);
     // Twelve languages, two tasks, a licence and a size: sixteen facet values in one record,
-    // every one of which must be counted.
+    // more than a row of the facet table holds (the rest is kept beside the rows).
     let languages = [
         "ar", "bn", "de", "en", "es", "fr", "hi", "id", "ja", "ko", "pt", "zh",
     ];
