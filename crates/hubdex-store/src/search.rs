@@ -302,6 +302,7 @@ impl<'a> Planner<'a> {
             field,
             descending: sort.order == Order::Descending,
             keep: offset.saturating_add(limit),
+            cache: self.cache,
         };
         let hits = self.searcher.search(query, &collector)?;
         Ok(hits
@@ -1145,6 +1146,30 @@ mod tests {
         assert!(compared >= 40, "only {compared} pages had hits to compare");
     }
 
+    /// The page of the sorted scan, addresses only.
+    fn scan(searcher: &Searcher, query: &dyn TantivyQuery, sort: &TopSorted) -> Vec<DocAddress> {
+        let hits = searcher.search(query, sort).unwrap();
+        hits.into_iter().map(|hit| hit.address).collect()
+    }
+
+    /// tantivy's own page sorted by `field` (of its type), ties by id.
+    fn by_tantivy(
+        searcher: &Searcher,
+        query: &dyn TantivyQuery,
+        top: TopDocs,
+        field: &str,
+        order: tantivy::Order,
+    ) -> Vec<DocAddress> {
+        match field {
+            names::LAST_MODIFIED | names::CREATED_AT => {
+                sorted(searcher, query, top, by::<i64>(field, order))
+            }
+            names::TRENDING => sorted(searcher, query, top, by::<f64>(field, order)),
+            _ => sorted(searcher, query, top, by::<u64>(field, order)),
+        }
+        .unwrap()
+    }
+
     /// The sorted scan must give tantivy's page: by value with records lacking it last,
     /// ties (many here) by id, across segments with deletions.
     #[test]
@@ -1192,33 +1217,16 @@ mod tests {
                     names::LIKES,
                 ] {
                     for (limit, offset) in [(1, 0), (20, 0), (20, 40), (2_000, 0)] {
-                        let keep = limit + offset;
-                        let scanned: Vec<DocAddress> = searcher
-                            .search(
-                                &*plan.query,
-                                &TopSorted {
-                                    field,
-                                    descending,
-                                    keep,
-                                },
-                            )
-                            .unwrap()
-                            .into_iter()
-                            .skip(offset)
-                            .map(|hit| hit.address)
-                            .collect();
+                        let sort = TopSorted {
+                            field,
+                            descending,
+                            keep: limit + offset,
+                            cache: &cache,
+                        };
+                        let mut scanned = scan(&searcher, &*plan.query, &sort);
+                        scanned.drain(..offset.min(scanned.len()));
                         let top = TopDocs::with_limit(limit).and_offset(offset);
-                        let query = &*plan.query;
-                        let every = match field {
-                            names::LAST_MODIFIED | names::CREATED_AT => {
-                                sorted(&searcher, query, top, by::<i64>(field, order))
-                            }
-                            names::TRENDING => {
-                                sorted(&searcher, query, top, by::<f64>(field, order))
-                            }
-                            _ => sorted(&searcher, query, top, by::<u64>(field, order)),
-                        }
-                        .unwrap();
+                        let every = by_tantivy(&searcher, &*plan.query, top, field, order);
                         assert_eq!(
                             scanned, every,
                             "{text:?} by {field} {order:?}, {limit} from {offset}"
@@ -1229,6 +1237,48 @@ mod tests {
             }
         }
         assert!(compared >= 150, "only {compared} pages had hits to compare");
+    }
+
+    /// A sort over a whole large segment where most values tie (no likes, as on the Hub)
+    /// passes over blocks by their bounds: the page must still be tantivy's, ties by id.
+    #[test]
+    fn sorts_where_most_values_tie_skip_blocks_and_keep_the_order() {
+        let dir = TempDir::new().unwrap();
+        let catalog = small_catalog(&dir);
+        let mut all = records(0, 3_000);
+        for (i, record) in all.iter_mut().enumerate() {
+            record.likes = if i % 40 == 7 { (i % 13) as u64 + 1 } else { 0 };
+            record.trending_score = if i % 25 == 3 { i as f64 / 7.0 } else { 0.0 };
+        }
+        catalog.upsert_batch(&all).unwrap();
+        let (searcher, fields) = catalog.index.searcher_and_fields();
+        let marks = Marks::default();
+        let cache = SegmentCache::default();
+        let mut planner = Planner::new(&searcher, fields, Utc::now(), &marks, &cache);
+        for text in ["", "speech", "-code"] {
+            let plan = planner.plan(&Query::parse(text), Mode::Strict).unwrap();
+            for (order, descending) in [(tantivy::Order::Desc, true), (tantivy::Order::Asc, false)]
+            {
+                for (field, keep) in [
+                    (names::LIKES, 20),
+                    (names::LIKES, 150),
+                    (names::TRENDING, 20),
+                    (names::TRENDING, 500),
+                ] {
+                    let sort = TopSorted {
+                        field,
+                        descending,
+                        keep,
+                        cache: &cache,
+                    };
+                    let scanned = scan(&searcher, &*plan.query, &sort);
+                    let top = TopDocs::with_limit(keep);
+                    let every = by_tantivy(&searcher, &*plan.query, top, field, order);
+                    assert!(!every.is_empty(), "{text:?} matched nothing");
+                    assert_eq!(scanned, every, "{text:?} by {field} {order:?}, {keep}");
+                }
+            }
+        }
     }
 
     /// The exact-name boost is outside the bound: an exact match late in popularity order

@@ -1,6 +1,6 @@
 //! What searches work out about a segment and reuse: a segment never changes once written,
-//! so its popularity priors, its facet values and the completions of a prefix in it hold
-//! until a merge drops it.
+//! so its popularity priors, its facet values, its sort bounds and the completions of a
+//! prefix in it hold until a merge drops it.
 //!
 //! Reading a prior through tantivy's column costs tens of nanoseconds, and a relevance or
 //! popularity scan reads one per visited match; a plain array costs one load. Completing a
@@ -16,6 +16,7 @@ use tantivy::{DocId, Searcher, SegmentReader};
 
 use crate::facets::FacetTable;
 use crate::schema::names;
+use crate::sorted::{SORTED_FIELDS, SortBounds};
 
 /// A segment's popularity priors, by document: a plain array, cheap to share.
 #[derive(Clone)]
@@ -44,6 +45,8 @@ struct State {
     segments: HashSet<SegmentId>,
     priors: HashMap<SegmentId, Priors>,
     facet_tables: HashMap<SegmentId, Arc<FacetTable>>,
+    /// `None` for a field some document of the segment lacks.
+    sort_bounds: HashMap<(SegmentId, &'static str), Option<Arc<SortBounds>>>,
     completions: HashMap<CompletionKey, Arc<[Vec<u8>]>>,
 }
 
@@ -72,22 +75,44 @@ impl SegmentCache {
             .facet_tables
             .retain(|segment, _| live.contains(segment));
         state
+            .sort_bounds
+            .retain(|(segment, _), _| live.contains(segment));
+        state
             .completions
             .retain(|(segment, _, _), _| live.contains(segment));
         state.segments = live;
     }
 
-    /// Works out the priors and facet tables of every segment `searcher` has, and forgets
-    /// the segments it no longer has: called after each reload, so the first search after a
-    /// commit or a merge does not pay for them (milliseconds for a million documents).
+    /// Works out the priors, facet tables and sort bounds of every segment `searcher` has,
+    /// and forgets the segments it no longer has: called after each reload, so the first
+    /// search after a commit or a merge does not pay for them (milliseconds for a million
+    /// documents).
     pub(crate) fn warm(&self, searcher: &Searcher) {
         self.keep_only(searcher);
         for reader in searcher.segment_readers() {
             let facets = self.facet_table(reader).map(drop);
-            if let Err(e) = self.priors(reader).and(facets) {
-                tracing::warn!(error = %e, "could not read a segment's priors or facets; searches read them later");
+            let bounds = SORTED_FIELDS
+                .iter()
+                .try_for_each(|field| self.sort_bounds(reader, field).map(drop));
+            if let Err(e) = self.priors(reader).and(facets).and(bounds) {
+                tracing::warn!(error = %e, "could not read a segment's priors, facets or sort bounds; searches read them later");
             }
         }
+    }
+
+    /// The segment's [`SortBounds`] of `field`; `None` when some document lacks a value.
+    pub(crate) fn sort_bounds(
+        &self,
+        reader: &SegmentReader,
+        field: &'static str,
+    ) -> tantivy::Result<Option<Arc<SortBounds>>> {
+        let key = (reader.segment_id(), field);
+        if let Some(bounds) = self.state().sort_bounds.get(&key) {
+            return Ok(bounds.clone());
+        }
+        let bounds = SortBounds::read(reader, field)?.map(Arc::new);
+        self.state().sort_bounds.insert(key, bounds.clone());
+        Ok(bounds)
     }
 
     /// The facet values of the segment's documents.

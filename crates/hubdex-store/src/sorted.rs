@@ -6,24 +6,123 @@
 //! the page kept so far, which after the first few hundred matches is almost never. The
 //! order is tantivy's: by value (a document without one last, whatever the direction),
 //! then by id, then by address.
+//!
+//! A sort over most of the catalog (`sort:likes-asc`, `sort:updated` with no text) would
+//! still read a million values, and in an ascending count sort most of them tie (no likes)
+//! and need their id. So each segment keeps, per run of [`BOUND_BLOCK`] documents, the
+//! greatest and least value and the least id ([`SortBounds`]); a block of matches whose
+//! best possible key cannot beat the page's worst is passed over unread.
 
 use std::cmp::Reverse;
 
+use std::sync::Arc;
+
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Cardinality, Column, StrColumn};
+use tantivy::columnar::{Cardinality, Column, ColumnValues, StrColumn};
+use tantivy::query::Weight;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::best::Best;
 use crate::schema::names;
+use crate::segments::SegmentCache;
 
 /// Collects the `keep` matches with the best value of a fast field, ties by id.
-pub(crate) struct TopSorted {
+pub(crate) struct TopSorted<'a> {
     /// The fast field (u64, i64 or f64) sorted by.
     pub(crate) field: &'static str,
     /// Greatest first; else smallest first.
     pub(crate) descending: bool,
     /// How many hits are wanted (the page's offset plus its length).
     pub(crate) keep: usize,
+    /// Where the segments' [`SortBounds`] are kept.
+    pub(crate) cache: &'a SegmentCache,
+}
+
+/// The fields a sorted scan reads, so the ones whose [`SortBounds`] are worked out when a
+/// segment is warmed.
+pub(crate) const SORTED_FIELDS: [&str; 5] = [
+    names::DOWNLOADS,
+    names::LIKES,
+    names::LAST_MODIFIED,
+    names::CREATED_AT,
+    names::TRENDING,
+];
+
+/// Documents per block of [`SortBounds`]: 0.4 bytes per document and field.
+const BOUND_BLOCK: usize = 64;
+/// The most blocks a run of matches may span and still be judged by its bounds: a sparse
+/// filter's matches spread over many blocks, and reading their values is then cheaper.
+const MAX_SPAN: usize = 16;
+
+/// A segment's bounds of one sorted field, per block of [`BOUND_BLOCK`] documents: the
+/// greatest and least value (in order-preserving `u64` form) and the least id rank. Only for
+/// a field every document has.
+pub(crate) struct SortBounds {
+    highs: Box<[u64]>,
+    lows: Box<[u64]>,
+    /// Absent when some document has no id rank (the bound then judges by value only).
+    least_ids: Option<Box<[u64]>>,
+}
+
+impl SortBounds {
+    /// The bounds of `field` in the segment; `None` when some document lacks a value.
+    pub(crate) fn read(reader: &SegmentReader, field: &str) -> tantivy::Result<Option<Self>> {
+        let fast = reader.fast_fields();
+        let Some((column, _)) = fast.u64_lenient(field)? else {
+            return Ok(None);
+        };
+        if column.get_cardinality() != Cardinality::Full {
+            return Ok(None);
+        }
+        let ids = fast.str(names::ID)?.and_then(|ids| full_ords(&ids));
+        let docs = reader.max_doc() as usize;
+        let blocks = docs.div_ceil(BOUND_BLOCK);
+        let mut highs = Vec::with_capacity(blocks);
+        let mut lows = Vec::with_capacity(blocks);
+        let mut least_ids = ids.as_ref().map(|_| Vec::with_capacity(blocks));
+        let mut values = [0u64; BOUND_BLOCK];
+        for start in (0..docs).step_by(BOUND_BLOCK) {
+            let values = &mut values[..BOUND_BLOCK.min(docs - start)];
+            column.values.get_range(start as u64, values);
+            highs.push(values.iter().copied().max().unwrap_or(0));
+            lows.push(values.iter().copied().min().unwrap_or(u64::MAX));
+            if let (Some(ids), Some(least)) = (&ids, least_ids.as_mut()) {
+                ids.get_range(start as u64, values);
+                least.push(values.iter().copied().min().unwrap_or(u64::MAX));
+            }
+        }
+        Ok(Some(SortBounds {
+            highs: highs.into(),
+            lows: lows.into(),
+            least_ids: least_ids.map(Vec::into_boxed_slice),
+        }))
+    }
+
+    /// The best key and id rank any document from `first` to `last` can have (each may come
+    /// from a different document, so together they bound every document's); `None` when the
+    /// run spans too many blocks to be worth judging.
+    fn best(&self, first: DocId, last: DocId, descending: bool) -> Option<(u64, u64)> {
+        let (from, to) = (first as usize / BOUND_BLOCK, last as usize / BOUND_BLOCK);
+        if to < from || to - from >= MAX_SPAN {
+            return None;
+        }
+        let key = if descending {
+            self.highs.get(from..=to)?.iter().copied().max()?
+        } else {
+            !self.lows.get(from..=to)?.iter().copied().min()?
+        };
+        let id_rank = match &self.least_ids {
+            Some(least) => least.get(from..=to)?.iter().copied().min()?,
+            None => 0,
+        };
+        Some((key, id_rank))
+    }
+}
+
+/// The id ranks of a column every document has one value of, read by document.
+fn full_ords(ids: &StrColumn) -> Option<Arc<dyn ColumnValues<u64>>> {
+    let ords = ids.ords();
+    (ords.get_cardinality() == Cardinality::Full).then(|| Arc::clone(&ords.values))
 }
 
 /// A kept document. Greater is better: a value before none, a better value, then the
@@ -47,7 +146,7 @@ pub(crate) struct Ranked {
     pub(crate) address: DocAddress,
 }
 
-impl Collector for TopSorted {
+impl Collector for TopSorted<'_> {
     type Fruit = Vec<Ranked>;
     type Child = SegmentSorted;
 
@@ -57,10 +156,13 @@ impl Collector for TopSorted {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentSorted> {
         let fast = reader.fast_fields();
+        let ids = fast.str(names::ID)?;
         Ok(SegmentSorted {
             segment: segment_local_id,
             values: fast.u64_lenient(self.field)?.map(|(column, _)| column),
-            ids: fast.str(names::ID)?,
+            id_ords: ids.as_ref().and_then(full_ords),
+            ids,
+            bounds: self.cache.sort_bounds(reader, self.field)?,
             descending: self.descending,
             best: Best::new(self.keep),
         })
@@ -68,6 +170,30 @@ impl Collector for TopSorted {
 
     fn requires_scoring(&self) -> bool {
         false
+    }
+
+    /// Hands the matches over in blocks also when the segment has deletions (tantivy's own
+    /// loop then offers them one by one, which forgoes the block reads and the bounds: after
+    /// any update the catalog's big segment has deletions).
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        segment_ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Vec<Ranked>> {
+        let mut segment = self.for_segment(segment_ord, reader)?;
+        match reader.alive_bitset() {
+            Some(alive) => {
+                let mut kept = Vec::with_capacity(BLOCK);
+                weight.for_each_no_score(reader, &mut |docs| {
+                    kept.clear();
+                    kept.extend(docs.iter().copied().filter(|doc| alive.is_alive(*doc)));
+                    segment.collect_block(&kept);
+                })?;
+            }
+            None => weight.for_each_no_score(reader, &mut |docs| segment.collect_block(docs))?,
+        }
+        Ok(segment.harvest())
     }
 
     fn merge_fruits(&self, segments: Vec<Vec<Ranked>>) -> tantivy::Result<Vec<Ranked>> {
@@ -94,6 +220,10 @@ pub(crate) struct SegmentSorted {
     /// segment has it.
     values: Option<Column<u64>>,
     ids: Option<StrColumn>,
+    /// The id ranks by document, when every document has one: one read instead of a walk
+    /// through the column's index (a sort in which most values tie reads many).
+    id_ords: Option<Arc<dyn ColumnValues<u64>>>,
+    bounds: Option<Arc<SortBounds>>,
     descending: bool,
     best: Best<Kept>,
 }
@@ -121,6 +251,9 @@ impl SegmentCollector for SegmentSorted {
         };
         let mut values = [0u64; BLOCK];
         for chunk in docs.chunks(BLOCK) {
+            if self.cannot_enter(chunk) {
+                continue;
+            }
             let values = &mut values[..chunk.len()];
             column.values.get_vals(chunk, values);
             for (doc, value) in chunk.iter().zip(values.iter()) {
@@ -154,6 +287,22 @@ impl SegmentCollector for SegmentSorted {
 }
 
 impl SegmentSorted {
+    /// True when no match of `chunk` (in document order) can make the page, by the bounds
+    /// of the blocks it spans.
+    fn cannot_enter(&self, chunk: &[DocId]) -> bool {
+        let (Some(bounds), Some(worst)) = (self.bounds.as_deref(), self.best.worst()) else {
+            return false;
+        };
+        let (Some(&first), Some(&last)) = (chunk.first(), chunk.last()) else {
+            return true;
+        };
+        bounds
+            .best(first, last, self.descending)
+            .is_some_and(|(key, id_rank)| {
+                (true, key, Reverse(id_rank)) < (worst.has_value, worst.key, worst.id_rank)
+            })
+    }
+
     /// Keeps `doc` if its `value` (in order-preserving `u64` form) can make the page; its
     /// id is looked up only then.
     fn offer(&mut self, doc: DocId, value: Option<u64>) {
@@ -170,11 +319,14 @@ impl SegmentSorted {
         {
             return;
         }
-        let id_rank = self
-            .ids
-            .as_ref()
-            .and_then(|ids| ids.term_ords(doc).next())
-            .unwrap_or(u64::MAX);
+        let id_rank = match &self.id_ords {
+            Some(ords) => ords.get_val(doc),
+            None => self
+                .ids
+                .as_ref()
+                .and_then(|ids| ids.term_ords(doc).next())
+                .unwrap_or(u64::MAX),
+        };
         self.best.offer(Kept {
             has_value,
             key,
