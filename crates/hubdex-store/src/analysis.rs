@@ -410,6 +410,9 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
             return false;
         }
         let token = self.tail.token_mut();
+        if is_its_own_stem(&token.text) {
+            return true;
+        }
         if let Some(stem) = self.stems.get(&token.text) {
             token.text.clone_from(stem);
             return true;
@@ -436,6 +439,15 @@ impl<T: TokenStream> TokenStream for CachedStemmerStream<'_, T> {
     fn token_mut(&mut self) -> &mut Token {
         self.tail.token_mut()
     }
+}
+
+/// True for the words the English stemmer leaves as they are whatever they are: of two
+/// letters or less (its first rule), or digits only (it strips letters). They skip the
+/// stemmer and the cache: in the embedded snapshot's text (ids, names, descriptions, tag
+/// values) they were a third of the cache misses (numbers, versions, sizes), each a Snowball
+/// run and four allocations; analysing that text went from 510-523 to 455-477 ms.
+fn is_its_own_stem(word: &str) -> bool {
+    word.chars().nth(2).is_none() || word.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The whole words of `text`, lowercased and folded but not stemmed.
@@ -477,6 +489,33 @@ mod tests {
 
     fn texts(text: &str) -> Vec<String> {
         index_terms(text).into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// The words that skip the stemmer must be the ones it would leave alone.
+    #[test]
+    fn words_that_skip_the_stemmer_are_their_own_stems() {
+        let mut stem = TextAnalyzer::builder(RawTokenizer::default())
+            .filter(stemmer())
+            .build();
+        let letters: Vec<char> = ('a'..='z').chain(['é', 'ß', '한', '日', 'я']).collect();
+        let mut words: Vec<String> = letters.iter().map(char::to_string).collect();
+        for a in &letters {
+            for b in &letters {
+                words.push(format!("{a}{b}"));
+            }
+        }
+        words.extend(["0", "7", "42", "2024", "000123", "3000000000000"].map(String::from));
+        for word in words {
+            assert!(is_its_own_stem(&word), "{word}");
+            assert_eq!(
+                terms(&mut stem, &word),
+                std::slice::from_ref(&word),
+                "{word}"
+            );
+        }
+        for word in ["datasets", "v2s", "2024s", "abc"] {
+            assert!(!is_its_own_stem(word), "{word}");
+        }
     }
 
     #[test]
