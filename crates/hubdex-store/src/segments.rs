@@ -16,7 +16,7 @@ use tantivy::{DocId, Searcher, SegmentReader};
 
 use crate::facets::FacetTable;
 use crate::schema::names;
-use crate::sorted::{SORTED_FIELDS, SortBounds};
+use crate::sorted::SortBounds;
 
 /// A segment's popularity priors, by document: a plain array, cheap to share.
 #[derive(Clone)]
@@ -45,8 +45,7 @@ struct State {
     segments: HashSet<SegmentId>,
     priors: HashMap<SegmentId, Priors>,
     facet_tables: HashMap<SegmentId, Arc<FacetTable>>,
-    /// `None` for a field some document of the segment lacks.
-    sort_bounds: HashMap<(SegmentId, &'static str), Option<Arc<SortBounds>>>,
+    sort_bounds: HashMap<SegmentId, Arc<SortBounds>>,
     completions: HashMap<CompletionKey, Arc<[Vec<u8>]>>,
 }
 
@@ -76,7 +75,7 @@ impl SegmentCache {
             .retain(|segment, _| live.contains(segment));
         state
             .sort_bounds
-            .retain(|(segment, _), _| live.contains(segment));
+            .retain(|segment, _| live.contains(segment));
         state
             .completions
             .retain(|(segment, _, _), _| live.contains(segment));
@@ -91,27 +90,23 @@ impl SegmentCache {
         self.keep_only(searcher);
         for reader in searcher.segment_readers() {
             let facets = self.facet_table(reader).map(drop);
-            let bounds = SORTED_FIELDS
-                .iter()
-                .try_for_each(|field| self.sort_bounds(reader, field).map(drop));
+            let bounds = self.sort_bounds(reader).map(drop);
             if let Err(e) = self.priors(reader).and(facets).and(bounds) {
                 tracing::warn!(error = %e, "could not read a segment's priors, facets or sort bounds; searches read them later");
             }
         }
     }
 
-    /// The segment's [`SortBounds`] of `field`; `None` when some document lacks a value.
-    pub(crate) fn sort_bounds(
-        &self,
-        reader: &SegmentReader,
-        field: &'static str,
-    ) -> tantivy::Result<Option<Arc<SortBounds>>> {
-        let key = (reader.segment_id(), field);
-        if let Some(bounds) = self.state().sort_bounds.get(&key) {
-            return Ok(bounds.clone());
+    /// The segment's [`SortBounds`].
+    pub(crate) fn sort_bounds(&self, reader: &SegmentReader) -> tantivy::Result<Arc<SortBounds>> {
+        let segment = reader.segment_id();
+        if let Some(bounds) = self.state().sort_bounds.get(&segment) {
+            return Ok(Arc::clone(bounds));
         }
-        let bounds = SortBounds::read(reader, field)?.map(Arc::new);
-        self.state().sort_bounds.insert(key, bounds.clone());
+        let bounds = Arc::new(SortBounds::read(reader)?);
+        self.state()
+            .sort_bounds
+            .insert(segment, Arc::clone(&bounds));
         Ok(bounds)
     }
 

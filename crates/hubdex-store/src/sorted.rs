@@ -14,7 +14,6 @@
 //! best possible key cannot beat the page's worst is passed over unread.
 
 use std::cmp::Reverse;
-
 use std::sync::Arc;
 
 use tantivy::collector::{Collector, SegmentCollector};
@@ -38,9 +37,8 @@ pub(crate) struct TopSorted<'a> {
     pub(crate) cache: &'a SegmentCache,
 }
 
-/// The fields a sorted scan reads, so the ones whose [`SortBounds`] are worked out when a
-/// segment is warmed.
-pub(crate) const SORTED_FIELDS: [&str; 5] = [
+/// The fields a sorted scan reads, so the ones [`SortBounds`] covers.
+const SORTED_FIELDS: [&str; 5] = [
     names::DOWNLOADS,
     names::LIKES,
     names::LAST_MODIFIED,
@@ -48,74 +46,93 @@ pub(crate) const SORTED_FIELDS: [&str; 5] = [
     names::TRENDING,
 ];
 
-/// Documents per block of [`SortBounds`]: 0.4 bytes per document and field.
+/// Documents per block of [`SortBounds`]: a quarter of a byte per document and sorted
+/// field, and an eighth for the ids.
 const BOUND_BLOCK: usize = 64;
 /// The most blocks a run of matches may span and still be judged by its bounds: a sparse
 /// filter's matches spread over many blocks, and reading their values is then cheaper.
 const MAX_SPAN: usize = 16;
 
-/// A segment's bounds of one sorted field, per block of [`BOUND_BLOCK`] documents: the
-/// greatest and least value (in order-preserving `u64` form) and the least id rank. Only for
-/// a field every document has.
+/// A segment's bounds per block of [`BOUND_BLOCK`] documents: for each of
+/// [`SORTED_FIELDS`] the greatest and least value (in order-preserving `u64` form), and the
+/// least id rank.
 pub(crate) struct SortBounds {
-    highs: Box<[u64]>,
-    lows: Box<[u64]>,
-    /// Absent when some document has no id rank (the bound then judges by value only).
+    /// In [`SORTED_FIELDS`] order; `None` for a field some document lacks.
+    fields: Vec<Option<ValueBounds>>,
+    /// Absent when some document has no id rank (the bounds then judge by value only).
     least_ids: Option<Box<[u64]>>,
 }
 
+/// One field's greatest and least value per block.
+struct ValueBounds {
+    highs: Box<[u64]>,
+    lows: Box<[u64]>,
+}
+
 impl SortBounds {
-    /// The bounds of `field` in the segment; `None` when some document lacks a value.
-    pub(crate) fn read(reader: &SegmentReader, field: &str) -> tantivy::Result<Option<Self>> {
+    /// The segment's bounds.
+    pub(crate) fn read(reader: &SegmentReader) -> tantivy::Result<Self> {
         let fast = reader.fast_fields();
-        let Some((column, _)) = fast.u64_lenient(field)? else {
-            return Ok(None);
-        };
-        if column.get_cardinality() != Cardinality::Full {
-            return Ok(None);
-        }
-        let ids = fast.str(names::ID)?.and_then(|ids| full_ords(&ids));
         let docs = reader.max_doc() as usize;
-        let blocks = docs.div_ceil(BOUND_BLOCK);
-        let mut highs = Vec::with_capacity(blocks);
-        let mut lows = Vec::with_capacity(blocks);
-        let mut least_ids = ids.as_ref().map(|_| Vec::with_capacity(blocks));
-        let mut values = [0u64; BOUND_BLOCK];
-        for start in (0..docs).step_by(BOUND_BLOCK) {
-            let values = &mut values[..BOUND_BLOCK.min(docs - start)];
-            column.values.get_range(start as u64, values);
-            highs.push(values.iter().copied().max().unwrap_or(0));
-            lows.push(values.iter().copied().min().unwrap_or(u64::MAX));
-            if let (Some(ids), Some(least)) = (&ids, least_ids.as_mut()) {
-                ids.get_range(start as u64, values);
-                least.push(values.iter().copied().min().unwrap_or(u64::MAX));
-            }
+        let least_ids = fast
+            .str(names::ID)?
+            .and_then(|ids| full_ords(&ids))
+            .map(|ids| ValueBounds::read(&*ids, docs).lows);
+        let mut fields = Vec::with_capacity(SORTED_FIELDS.len());
+        for field in SORTED_FIELDS {
+            let column = fast
+                .u64_lenient(field)?
+                .map(|(column, _)| column)
+                .filter(|column| column.get_cardinality() == Cardinality::Full);
+            fields.push(column.map(|column| ValueBounds::read(&*column.values, docs)));
         }
-        Ok(Some(SortBounds {
-            highs: highs.into(),
-            lows: lows.into(),
-            least_ids: least_ids.map(Vec::into_boxed_slice),
-        }))
+        Ok(SortBounds { fields, least_ids })
     }
 
-    /// The best key and id rank any document from `first` to `last` can have (each may come
-    /// from a different document, so together they bound every document's); `None` when the
-    /// run spans too many blocks to be worth judging.
-    fn best(&self, first: DocId, last: DocId, descending: bool) -> Option<(u64, u64)> {
+    /// Where `field`'s bounds are, if it is one of [`SORTED_FIELDS`].
+    fn slot(field: &str) -> Option<usize> {
+        SORTED_FIELDS.iter().position(|sorted| *sorted == field)
+    }
+
+    /// The best key and id rank any document from `first` to `last` can have in the field
+    /// at `slot` (each may come from a different document, so together they bound every
+    /// document's); `None` when the run spans too many blocks to be worth judging, or the
+    /// field has no bounds.
+    fn best(&self, slot: usize, first: DocId, last: DocId, descending: bool) -> Option<(u64, u64)> {
         let (from, to) = (first as usize / BOUND_BLOCK, last as usize / BOUND_BLOCK);
         if to < from || to - from >= MAX_SPAN {
             return None;
         }
+        let values = self.fields.get(slot)?.as_ref()?;
         let key = if descending {
-            self.highs.get(from..=to)?.iter().copied().max()?
+            values.highs.get(from..=to)?.iter().copied().max()?
         } else {
-            !self.lows.get(from..=to)?.iter().copied().min()?
+            !values.lows.get(from..=to)?.iter().copied().min()?
         };
         let id_rank = match &self.least_ids {
             Some(least) => least.get(from..=to)?.iter().copied().min()?,
             None => 0,
         };
         Some((key, id_rank))
+    }
+}
+
+impl ValueBounds {
+    /// The bounds of the first `docs` values of a column every document has.
+    fn read(column: &dyn ColumnValues<u64>, docs: usize) -> Self {
+        let blocks = docs.div_ceil(BOUND_BLOCK);
+        let (mut highs, mut lows) = (Vec::with_capacity(blocks), Vec::with_capacity(blocks));
+        let mut values = [0u64; BOUND_BLOCK];
+        for start in (0..docs).step_by(BOUND_BLOCK) {
+            let values = &mut values[..BOUND_BLOCK.min(docs - start)];
+            column.get_range(start as u64, values);
+            highs.push(values.iter().copied().max().unwrap_or(0));
+            lows.push(values.iter().copied().min().unwrap_or(u64::MAX));
+        }
+        ValueBounds {
+            highs: highs.into(),
+            lows: lows.into(),
+        }
     }
 }
 
@@ -162,7 +179,8 @@ impl Collector for TopSorted<'_> {
             values: fast.u64_lenient(self.field)?.map(|(column, _)| column),
             id_ords: ids.as_ref().and_then(full_ords),
             ids,
-            bounds: self.cache.sort_bounds(reader, self.field)?,
+            bounds: self.cache.sort_bounds(reader)?,
+            slot: SortBounds::slot(self.field),
             descending: self.descending,
             best: Best::new(self.keep),
         })
@@ -223,7 +241,9 @@ pub(crate) struct SegmentSorted {
     /// The id ranks by document, when every document has one: one read instead of a walk
     /// through the column's index (a sort in which most values tie reads many).
     id_ords: Option<Arc<dyn ColumnValues<u64>>>,
-    bounds: Option<Arc<SortBounds>>,
+    bounds: Arc<SortBounds>,
+    /// Where the sorted field's bounds are in `bounds`.
+    slot: Option<usize>,
     descending: bool,
     best: Best<Kept>,
 }
@@ -290,14 +310,14 @@ impl SegmentSorted {
     /// True when no match of `chunk` (in document order) can make the page, by the bounds
     /// of the blocks it spans.
     fn cannot_enter(&self, chunk: &[DocId]) -> bool {
-        let (Some(bounds), Some(worst)) = (self.bounds.as_deref(), self.best.worst()) else {
+        let (Some(slot), Some(worst)) = (self.slot, self.best.worst()) else {
             return false;
         };
         let (Some(&first), Some(&last)) = (chunk.first(), chunk.last()) else {
             return true;
         };
-        bounds
-            .best(first, last, self.descending)
+        self.bounds
+            .best(slot, first, last, self.descending)
             .is_some_and(|(key, id_rank)| {
                 (true, key, Reverse(id_rank)) < (worst.has_value, worst.key, worst.id_rank)
             })
