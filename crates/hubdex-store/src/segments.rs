@@ -99,28 +99,29 @@ impl SegmentCache {
 
     /// The segment's [`SortBounds`].
     pub(crate) fn sort_bounds(&self, reader: &SegmentReader) -> tantivy::Result<Arc<SortBounds>> {
-        let segment = reader.segment_id();
-        if let Some(bounds) = self.state().sort_bounds.get(&segment) {
-            return Ok(Arc::clone(bounds));
-        }
-        let bounds = Arc::new(SortBounds::read(reader)?);
-        self.state()
-            .sort_bounds
-            .insert(segment, Arc::clone(&bounds));
-        Ok(bounds)
+        self.kept(reader, |state| &mut state.sort_bounds, SortBounds::read)
     }
 
     /// The facet values of the segment's documents.
     pub(crate) fn facet_table(&self, reader: &SegmentReader) -> tantivy::Result<Arc<FacetTable>> {
+        self.kept(reader, |state| &mut state.facet_tables, FacetTable::read)
+    }
+
+    /// What `read` works out about the segment, kept in the map `kept_in` picks: the kept
+    /// one, or read now (outside the lock) and kept.
+    fn kept<T>(
+        &self,
+        reader: &SegmentReader,
+        kept_in: fn(&mut State) -> &mut HashMap<SegmentId, Arc<T>>,
+        read: fn(&SegmentReader) -> tantivy::Result<T>,
+    ) -> tantivy::Result<Arc<T>> {
         let segment = reader.segment_id();
-        if let Some(table) = self.state().facet_tables.get(&segment) {
-            return Ok(Arc::clone(table));
+        if let Some(kept) = kept_in(&mut self.state()).get(&segment) {
+            return Ok(Arc::clone(kept));
         }
-        let table = Arc::new(FacetTable::read(reader)?);
-        self.state()
-            .facet_tables
-            .insert(segment, Arc::clone(&table));
-        Ok(table)
+        let value = Arc::new(read(reader)?);
+        kept_in(&mut self.state()).insert(segment, Arc::clone(&value));
+        Ok(value)
     }
 
     /// The popularity prior of each document of the segment.
