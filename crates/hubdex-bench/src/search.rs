@@ -3,8 +3,9 @@
 //! It starts `hubdex-fakehub --synthetic N` (no rate limits) and `hubdex daemon` on a temp
 //! `HUBDEX_HOME`, both on 127.0.0.1, and measures:
 //!
-//! * the first full sync (time, peak RSS), then the incremental sync after `--changes`
-//!   records change on the fake Hub (a tenth created, the rest updated);
+//! * the first full sync (time, the daemon's CPU time, peak RSS), then the incremental sync
+//!   (time, CPU time) after `--changes` records change on the fake Hub (a tenth created, the
+//!   rest updated);
 //! * a fixed query mix, `--repetitions` times, over IPC (tarpc on the Unix socket, facets
 //!   on) and over HTTP (one keep-alive connection, no facets): the 17 topical words of the
 //!   reference measurement, one organisation, `a` (the first keystroke, matching most ids),
@@ -321,6 +322,9 @@ impl Latencies {
 #[derive(Debug, Clone)]
 struct Synced {
     seconds: f64,
+    /// The daemon's CPU time meanwhile (for the full sync, since it started: opening an
+    /// empty catalog takes milliseconds).
+    cpu_seconds: f64,
     pages: u64,
     records: u64,
     catalog: u64,
@@ -463,8 +467,11 @@ async fn measure(
 
     eprintln!("full sync");
     let full = wait_for_sync(&client, daemon, pid, None, sync_timeout).await?;
-    let full = synced(&full, &status(&client).await?)?;
-    eprintln!("full sync: {:.1} s, {} records", full.seconds, full.catalog);
+    let full = synced(&full, &status(&client).await?, procs::cpu_seconds(pid)?)?;
+    eprintln!(
+        "full sync: {:.1} s ({:.1} s of CPU), {} records",
+        full.seconds, full.cpu_seconds, full.catalog
+    );
     let compaction_seconds = wait_for_compaction(&client, daemon, sync_timeout).await?;
     let peak_after_sync = procs::memory(pid)?.peak;
     tokio::time::sleep(SETTLE).await;
@@ -494,6 +501,7 @@ async fn measure(
         .await?
         .last_sync
         .context("the full sync left no report")?;
+    let cpu_before = procs::cpu_seconds(pid)?;
     if !client.sync_now(rpc()).await? {
         bail!("the daemon was already syncing when the incremental sync was asked for");
     }
@@ -504,7 +512,8 @@ async fn measure(
             incremental.kind
         );
     }
-    let incremental = synced(&incremental, &status(&client).await?)?;
+    let cpu_used = procs::cpu_seconds(pid)? - cpu_before;
+    let incremental = synced(&incremental, &status(&client).await?, cpu_used)?;
     if incremental.catalog != full.catalog + created as u64 {
         bail!(
             "after {created} records were created on the fake Hub the catalog holds {}, not {}",
@@ -652,10 +661,11 @@ async fn wait_for_compaction(
     Ok(started.elapsed().as_secs_f64())
 }
 
-fn synced(report: &SyncReport, status: &Status) -> anyhow::Result<Synced> {
+fn synced(report: &SyncReport, status: &Status, cpu_seconds: f64) -> anyhow::Result<Synced> {
     let elapsed = report.finished_at - report.started_at;
     Ok(Synced {
         seconds: elapsed.num_milliseconds() as f64 / 1000.0,
+        cpu_seconds,
         pages: report.pages,
         records: report.records,
         catalog: status.records,
@@ -1061,8 +1071,8 @@ fn table(r: &Report) -> String {
         (
             "full sync".into(),
             format!(
-                "{:.1} s ({} pages, {} records)",
-                r.full.seconds, r.full.pages, r.full.records
+                "{:.1} s ({} pages, {} records; daemon CPU {:.1} s)",
+                r.full.seconds, r.full.pages, r.full.records, r.full.cpu_seconds
             ),
             format!(
                 "<= {} s: {}",
@@ -1087,8 +1097,11 @@ fn table(r: &Report) -> String {
         (
             format!("incremental sync, {} changes", r.changes),
             format!(
-                "{:.2} s ({} pages, {} records)",
-                r.incremental.seconds, r.incremental.pages, r.incremental.records
+                "{:.2} s ({} pages, {} records; daemon CPU {:.2} s)",
+                r.incremental.seconds,
+                r.incremental.pages,
+                r.incremental.records,
+                r.incremental.cpu_seconds
             ),
             format!(
                 "<= {} s: {}",
@@ -1162,7 +1175,7 @@ fn table(r: &Report) -> String {
 }
 
 fn report_json(r: &Report) -> serde_json::Value {
-    let synced = |s: &Synced| json!({"seconds": s.seconds, "pages": s.pages, "records": s.records, "catalog": s.catalog});
+    let synced = |s: &Synced| json!({"seconds": s.seconds, "cpu_seconds": s.cpu_seconds, "pages": s.pages, "records": s.records, "catalog": s.catalog});
     let peer = match &r.peer {
         None => serde_json::Value::Null,
         Some(PeerResult::Skipped(why)) => json!({"skipped": why}),

@@ -267,6 +267,32 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
     })
 }
 
+/// The kernel's unit of the process times in `/proc/PID/stat` (`USER_HZ`): 100 in every
+/// Linux ABI, whatever the kernel's own tick rate.
+const USER_HZ: f64 = 100.0;
+
+/// CPU time a process has used since it started, user and system, of all its threads (also
+/// those that ended), in seconds. What a phase cost the machine: on shared cores its wall
+/// time also counts whatever else ran.
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may hold spaces or parentheses; the
+    // fields after its last `)` hold no spaces, from the state (field 3) on.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |field: usize| -> anyhow::Result<u64> {
+        fields
+            .get(field - 3)
+            .and_then(|value| value.parse().ok())
+            .with_context(|| format!("/proc/{pid}/stat has no field {field}: {stat:?}"))
+    };
+    let (user, system) = (ticks(14)?, ticks(15)?);
+    Ok((user + system) as f64 / USER_HZ)
+}
+
 /// The disk space the files under `dir` take (allocated blocks, as `du` counts).
 pub fn disk_usage(dir: &Path) -> anyhow::Result<u64> {
     use std::os::unix::fs::MetadataExt;
@@ -300,6 +326,21 @@ mod tests {
         // The binary itself is a file-backed mapping, the heap anonymous.
         assert!(memory.anon > 0 && memory.file > 0);
         assert!(memory.anon + memory.file <= memory.rss + 4096);
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work_done() {
+        let before = cpu_seconds(std::process::id()).unwrap();
+        let mut sum = 0u64;
+        // Work until the kernel has counted at least three ticks more, for at most 2^32 steps.
+        for step in 0..(1u64 << 32) {
+            sum = sum.wrapping_add(std::hint::black_box(step).wrapping_mul(step));
+            if step % (1 << 20) == 0 && cpu_seconds(std::process::id()).unwrap() >= before + 0.03 {
+                break;
+            }
+        }
+        std::hint::black_box(sum);
+        assert!(cpu_seconds(std::process::id()).unwrap() >= before + 0.03);
     }
 
     #[test]
