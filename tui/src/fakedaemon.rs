@@ -184,14 +184,19 @@ impl Hubdex for FakeDaemon {
             .unwrap()
             .push(request.query.clone());
         tokio::time::sleep(self.search_delay).await;
-        let hits: Vec<Dataset> = testdata::hits()
+        let matches: Vec<Dataset> = testdata::hits()
             .into_iter()
             .filter(|d| d.id.as_str().contains(&request.query))
+            .collect();
+        let total = matches.len() as u64;
+        let hits: Vec<Dataset> = matches
+            .into_iter()
+            .skip(request.offset)
             .take(request.limit)
             .collect();
         let facets = request.facets.then(|| testdata::facets(&hits));
         Ok(SearchResponse {
-            total: hits.len() as u64,
+            total,
             took_ms: 0.5,
             hits,
             facets,

@@ -134,13 +134,17 @@ fn flatten<T>(answer: Result<Result<T, ApiError>, RpcError>) -> Result<T, String
     }
 }
 
-/// Performs one effect other than a search.
+/// Performs one effect other than a search (fetching more hits of one is such an effect).
 async fn call(client: Option<HubdexClient>, effect: Effect) -> Option<Action> {
     let ctx = || context_with_timeout(CALL_TIMEOUT);
     let Some(client) = client else {
         return unreachable(effect);
     };
     let action = match effect {
+        Effect::MoreHits(job) => {
+            let result = flatten(client.search(ctx(), job.request.clone()).await);
+            Action::MoreHitsDone { job, result }
+        }
         Effect::LoadDataset(id) => {
             let result = flatten(client.dataset(ctx(), id.to_string()).await);
             Action::DatasetLoaded { id, result }
@@ -216,6 +220,7 @@ fn unreachable(effect: Effect) -> Option<Action> {
         Err(UNREACHABLE.to_string())
     }
     Some(match effect {
+        Effect::MoreHits(job) => Action::MoreHitsDone { job, result: err() },
         Effect::LoadDataset(id) => Action::DatasetLoaded { id, result: err() },
         Effect::SyncNow => Action::SyncRequested(err()),
         Effect::LoadFollows => Action::FollowsLoaded(err()),
