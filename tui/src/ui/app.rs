@@ -580,18 +580,18 @@ impl App {
         })
     }
 
-    /// Asks for the next [`MORE_PAGE`] hits once the selection is within [`MORE_AHEAD`] of
-    /// the last hit loaded and the search has more.
+    /// Asks for the next [`MORE_PAGE`] hits when the search has more and the selection is
+    /// within [`MORE_AHEAD`] of the last hit loaded, or the table has rows left empty (the
+    /// terminal grew).
     fn more_hits(&mut self) -> Option<Effect> {
+        let rows = view::table_rows(self);
         let Results::Loaded(response) = &self.results else {
             return None;
         };
         let loaded = response.hits.len();
         let applied = self.applied.as_ref()?;
-        if self.more != MoreHits::Idle
-            || loaded as u64 >= response.total
-            || self.selected + MORE_AHEAD < loaded
-        {
+        let near_the_end = self.selected + MORE_AHEAD >= loaded || self.offset + rows > loaded;
+        if self.more != MoreHits::Idle || loaded as u64 >= response.total || !near_the_end {
             return None;
         }
         let request = SearchRequest {
@@ -2794,5 +2794,22 @@ mod tests {
             },
         );
         assert_eq!(app.selected_hit().unwrap().id, selected);
+    }
+
+    #[test]
+    fn a_taller_terminal_fills_its_table_with_more_hits() {
+        let (mut app, job) = first_page_of_many();
+        let effects = update(
+            &mut app,
+            Action::Resize {
+                width: 80,
+                height: 80,
+            },
+        );
+        assert!(view::table_rows(&app) > job.request.limit);
+        let more = more_asked(&effects)
+            .pop()
+            .expect("more hits for the empty rows");
+        assert_eq!(more.request.offset, job.request.limit);
     }
 }
