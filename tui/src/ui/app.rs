@@ -2575,6 +2575,34 @@ mod tests {
             .collect()
     }
 
+    /// Moves the selection down until the next hits are asked for (at most 1,000 rows).
+    fn down_until_more_is_asked(app: &mut App) -> SearchJob {
+        (0..1_000)
+            .find_map(|_| more_asked(&update(app, key(KeyCode::Down))).pop())
+            .expect("more hits asked for within 1,000 rows")
+    }
+
+    /// Answers `more` with `hits`.
+    fn more_arrived(app: &mut App, more: SearchJob, hits: Vec<Dataset>) {
+        update(
+            app,
+            Action::MoreHitsDone {
+                job: more,
+                result: Ok(of_500(hits)),
+            },
+        );
+    }
+
+    /// A page of the 500 matches of a search, without facets.
+    fn of_500(hits: Vec<Dataset>) -> SearchResponse {
+        SearchResponse {
+            total: 500,
+            took_ms: 1.0,
+            facets: None,
+            hits,
+        }
+    }
+
     /// An 80x24 app that searched `speech`, of which 500 records match, and shows the
     /// first page; the results have the keyboard.
     fn first_page_of_many() -> (App, SearchJob) {
@@ -2636,18 +2664,7 @@ mod tests {
             "asked once while the answer is on its way"
         );
 
-        update(
-            &mut app,
-            Action::MoreHitsDone {
-                job: more,
-                result: Ok(SearchResponse {
-                    total: 500,
-                    took_ms: 1.0,
-                    facets: None,
-                    hits: numbered(first, MORE_PAGE),
-                }),
-            },
-        );
+        more_arrived(&mut app, more, numbered(first, MORE_PAGE));
         assert_eq!(app.hits().len(), first + MORE_PAGE);
         assert!(app.facets().is_some(), "the facet bar stays");
         for _ in 0..MORE_AHEAD {
@@ -2662,11 +2679,7 @@ mod tests {
     #[test]
     fn more_hits_for_a_search_typed_over_are_dropped() {
         let (mut app, _) = first_page_of_many();
-        let more = loop {
-            if let Some(job) = more_asked(&update(&mut app, key(KeyCode::Down))).pop() {
-                break job;
-            }
-        };
+        let more = down_until_more_is_asked(&mut app);
         let newer = jobs(&typed(&mut app, "x")).pop().unwrap();
         update(
             &mut app,
@@ -2676,13 +2689,7 @@ mod tests {
             },
         );
         let offset = more.request.offset;
-        update(
-            &mut app,
-            Action::MoreHitsDone {
-                job: more,
-                result: Ok(response(numbered(offset, MORE_PAGE))),
-            },
-        );
+        more_arrived(&mut app, more, numbered(offset, MORE_PAGE));
         assert_eq!(app.hits().len(), 5, "only the newer search's hits");
         assert_eq!(app.hits()[0].id.as_str(), "org/hit-0900");
     }
@@ -2695,11 +2702,7 @@ mod tests {
         ] {
             let (mut app, _) = first_page_of_many();
             let loaded = app.hits().len();
-            let more = loop {
-                if let Some(job) = more_asked(&update(&mut app, key(KeyCode::Down))).pop() {
-                    break job;
-                }
-            };
+            let more = down_until_more_is_asked(&mut app);
             let failed = result.is_err();
             update(&mut app, Action::MoreHitsDone { job: more, result });
             if failed {
@@ -2724,12 +2727,7 @@ mod tests {
                 &mut app,
                 Action::SearchDone {
                     job: again,
-                    result: Ok(SearchResponse {
-                        total: 500,
-                        took_ms: 1.0,
-                        facets: None,
-                        hits: numbered(0, 3),
-                    }),
+                    result: Ok(of_500(numbered(0, 3))),
                 },
             );
             assert_eq!(
@@ -2743,20 +2741,10 @@ mod tests {
     #[test]
     fn a_hit_listed_on_both_pages_is_listed_once() {
         let (mut app, _) = first_page_of_many();
-        let more = loop {
-            if let Some(job) = more_asked(&update(&mut app, key(KeyCode::Down))).pop() {
-                break job;
-            }
-        };
+        let more = down_until_more_is_asked(&mut app);
         let offset = more.request.offset;
         // A record was added at the top between the two asks: the page starts one early.
-        update(
-            &mut app,
-            Action::MoreHitsDone {
-                job: more,
-                result: Ok(response(numbered(offset - 1, MORE_PAGE))),
-            },
-        );
+        more_arrived(&mut app, more, numbered(offset - 1, MORE_PAGE));
         let ids: Vec<&str> = app.hits().iter().map(|d| d.id.as_str()).collect();
         let unique: HashSet<&str> = ids.iter().copied().collect();
         assert_eq!(ids.len(), unique.len());
@@ -2766,19 +2754,9 @@ mod tests {
     #[test]
     fn a_refresh_after_a_sync_asks_for_every_hit_loaded_so_the_selection_stays() {
         let (mut app, _) = first_page_of_many();
-        let more = loop {
-            if let Some(job) = more_asked(&update(&mut app, key(KeyCode::Down))).pop() {
-                break job;
-            }
-        };
+        let more = down_until_more_is_asked(&mut app);
         let offset = more.request.offset;
-        update(
-            &mut app,
-            Action::MoreHitsDone {
-                job: more,
-                result: Ok(response(numbered(offset, MORE_PAGE))),
-            },
-        );
+        more_arrived(&mut app, more, numbered(offset, MORE_PAGE));
         for _ in 0..2 * MORE_AHEAD {
             update(&mut app, key(KeyCode::Down));
         }
