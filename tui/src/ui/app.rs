@@ -562,9 +562,14 @@ impl App {
         chips
     }
 
-    /// A new search: as many hits as the table shows and [`FIRST_PAGE_MARGIN`] more.
+    /// A new search, of [`App::first_page`] hits.
     fn search(&mut self) -> Effect {
-        self.search_for(view::table_rows(self).max(1) + FIRST_PAGE_MARGIN)
+        self.search_for(self.first_page())
+    }
+
+    /// Hits a new search asks for: as many as the table shows and [`FIRST_PAGE_MARGIN`] more.
+    fn first_page(&self) -> usize {
+        view::table_rows(self).max(1) + FIRST_PAGE_MARGIN
     }
 
     fn search_for(&mut self, limit: usize) -> Effect {
@@ -585,16 +590,19 @@ impl App {
     /// within [`MORE_AHEAD`] of the last hit loaded, or the table has rows left empty (the
     /// terminal grew).
     fn more_hits(&mut self) -> Option<Effect> {
-        let rows = view::table_rows(self);
         let Results::Loaded(response) = &self.results else {
             return None;
         };
         let loaded = response.hits.len();
-        let applied = self.applied.as_ref()?;
-        let near_the_end = self.selected + MORE_AHEAD >= loaded || self.offset + rows > loaded;
-        if self.more != MoreHits::Idle || loaded as u64 >= response.total || !near_the_end {
+        if self.more != MoreHits::Idle || loaded as u64 >= response.total {
             return None;
         }
+        let near_the_end =
+            self.selected + MORE_AHEAD >= loaded || self.offset + view::table_rows(self) > loaded;
+        if !near_the_end {
+            return None;
+        }
+        let applied = self.applied.as_ref()?;
         let request = SearchRequest {
             limit: MORE_PAGE,
             offset: loaded,
@@ -936,8 +944,7 @@ fn refresh_search(app: &mut App) -> Vec<Effect> {
     if app.mistake.is_some() {
         return Vec::new();
     }
-    let first_page = view::table_rows(app).max(1) + FIRST_PAGE_MARGIN;
-    let limit = app.hits().len().clamp(first_page, MAX_PAGE.max(first_page));
+    let limit = app.first_page().max(app.hits().len()).min(MAX_PAGE);
     vec![app.search_for(limit)]
 }
 
@@ -2640,18 +2647,12 @@ mod tests {
         assert_eq!(job.request.offset, 0);
         let first = job.request.limit;
 
-        let mut asked = Vec::new();
-        let mut downs = 0;
-        while asked.is_empty() && downs < first {
-            asked = more_asked(&update(&mut app, key(KeyCode::Down)));
-            downs += 1;
-        }
+        let more = down_until_more_is_asked(&mut app);
         assert_eq!(
             app.selected,
             first - MORE_AHEAD,
             "asked {MORE_AHEAD} rows before the end"
         );
-        let more = asked.pop().unwrap();
         assert_eq!(more.id, job.id);
         assert_eq!(more.request.query, "speech");
         assert_eq!(more.request.sort, job.request.sort);
