@@ -192,6 +192,50 @@ async fn a_walk_cut_short_resumes_from_its_saved_cursor_and_stores_every_record_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_changed_endpoint_is_shown_and_the_whole_catalog_is_walked_again() {
+    let first_hub = spawn(fake(120, 5).await).await;
+    let second_hub = spawn(fake(120, 5).await).await;
+    let dir = TempDir::new().unwrap();
+    let catalog = open_catalog(&dir);
+    let first = Service::open(
+        dir.path(),
+        catalog.clone(),
+        hub_client(&first_hub, 0),
+        config(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.sync_once().await.error, None);
+    let status = first.status();
+    assert!(status.catalog_sync.complete);
+    assert_eq!(status.catalog_sync.synced_endpoint, None);
+    let first_endpoint = status.endpoint;
+    drop(first);
+
+    // The same catalog, now synced from another Hub (`HF_ENDPOINT` changed).
+    let second = Service::open(
+        dir.path(),
+        catalog.clone(),
+        hub_client(&second_hub, 0),
+        config(),
+    )
+    .await
+    .unwrap();
+    let status = second.status();
+    assert_ne!(status.endpoint, first_endpoint);
+    assert!(!status.catalog_sync.complete);
+    assert_eq!(status.catalog_sync.synced_endpoint, Some(first_endpoint));
+    assert_eq!(status.catalog_sync.next_kind, SyncKind::Full);
+    let walked = second.sync_once().await;
+    assert_eq!(walked.error, None);
+    assert_eq!(walked.kind, SyncKind::Full);
+    assert_eq!(walked.records, 120);
+    let status = second.status();
+    assert!(status.catalog_sync.complete);
+    assert_eq!(status.catalog_sync.synced_endpoint, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_full_walk_is_reported_done_before_the_index_is_compacted() {
     let hub = spawn(fake(300, 4).await).await;
     let s = setup(&hub, config(), 2).await;

@@ -170,6 +170,11 @@ pub struct CatalogSync {
     pub interrupted: Option<Box<SyncProgress>>,
     /// Webhook deliveries accepted since the daemon started.
     pub webhooks: u64,
+    /// The endpoint the catalog was last walked in full from, when it is not the endpoint
+    /// used now (`HF_ENDPOINT` changed): why the catalog counts as incomplete and the next
+    /// sync walks the whole catalog again.
+    #[serde(default)]
+    pub synced_endpoint: Option<String>,
 }
 
 impl SyncReport {

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use hubdex_core::Dataset;
-use hubdex_ipc::{SearchResponse, Status};
+use hubdex_ipc::{CatalogSync, SearchResponse, Status, SyncKind, SyncProgress};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// The Hub's web endpoint, used for dataset URLs until the daemon says which one it syncs from.
@@ -365,13 +365,7 @@ pub fn status_report(status: &Status, now: DateTime<Utc>) -> String {
     field("records", &thousands(status.records));
     field("endpoint", &status.endpoint);
     let sync = match &status.syncing {
-        Some(p) => format!(
-            "running since {} ({}): {} pages, {} records",
-            p.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            relative(p.started_at, now),
-            thousands(p.pages),
-            thousands(p.records)
-        ),
+        Some(p) => running_sync(p, now),
         None if status.compacting => {
             "idle; compacting the search index (searches are slower until it ends)".to_string()
         }
@@ -409,6 +403,7 @@ pub fn status_report(status: &Status, now: DateTime<Utc>) -> String {
             ),
         );
     }
+    catalog_fields(&status.catalog_sync, now, &mut field);
     let next = status.next_sync.map_or_else(
         || "-".to_string(),
         |at| {
@@ -426,12 +421,104 @@ pub fn status_report(status: &Status, now: DateTime<Utc>) -> String {
     out
 }
 
+/// A running sync for `hubdex status`: what it walks, how far it is, when it should end,
+/// and what it waits for.
+fn running_sync(p: &SyncProgress, now: DateTime<Utc>) -> String {
+    let mut out = format!(
+        "running since {} ({}): {}, {} pages, {} records",
+        p.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        relative(p.started_at, now),
+        walk_name(p.kind),
+        thousands(p.pages),
+        thousands(p.records)
+    );
+    if let Some(expected) = p.expected.filter(|e| *e > 0) {
+        let _ = write!(out, " of about {}", thousands(expected));
+    }
+    if let Some(eta) = p.eta_seconds {
+        let end = now + chrono::TimeDelta::seconds(i64::try_from(eta).unwrap_or(i64::MAX / 2));
+        let _ = write!(out, ", ends {}", relative(end, now));
+    }
+    if p.resumed {
+        out.push_str(", continuing an interrupted walk");
+    }
+    if p.rate_limit_waits > 0 {
+        let _ = write!(
+            out,
+            "; waited for the Hub's rate limit {}",
+            count(p.rate_limit_waits, "time")
+        );
+    }
+    if let Some(wait) = &p.waiting {
+        let _ = write!(out, "; now {}", wait.message);
+    }
+    out
+}
+
+/// What a sync of this kind walks, in a few words.
+fn walk_name(kind: SyncKind) -> &'static str {
+    match kind {
+        SyncKind::Full => "walking the whole catalog",
+        SyncKind::Incremental => "fetching what changed",
+        SyncKind::Sweep => "walking the whole catalog to drop deleted datasets",
+    }
+}
+
+/// The `catalog`, `next walk`, `last sweep` and `webhooks` lines of `hubdex status`: how
+/// complete the local catalog is and what the next sync will do about it.
+fn catalog_fields(sync: &CatalogSync, now: DateTime<Utc>, field: &mut impl FnMut(&str, &str)) {
+    let when = |at: DateTime<Utc>| {
+        format!(
+            "{} ({})",
+            at.format("%Y-%m-%d %H:%M:%S UTC"),
+            relative(at, now)
+        )
+    };
+    let catalog = match (&sync.synced_endpoint, sync.complete, sync.last_full) {
+        (Some(other), _, _) => {
+            format!("incomplete: walked in full from {other}, not yet from this endpoint")
+        }
+        (None, true, Some(at)) => format!("complete: last walked in full {}", when(at)),
+        (None, true, None) => "complete".to_string(),
+        (None, false, _) => "incomplete: no walk of the whole catalog has finished yet".to_string(),
+    };
+    field("catalog", &catalog);
+    let next = match (&sync.interrupted, sync.next_kind) {
+        (Some(walk), kind) => format!(
+            "continues the interrupted walk ({}) after page {}, {} stored",
+            walk_name(kind),
+            thousands(walk.pages),
+            count(walk.records, "record")
+        ),
+        (None, SyncKind::Incremental) => match sync.watermark {
+            Some(at) => format!("fetches what changed since {}", when(at)),
+            None => "fetches what changed".to_string(),
+        },
+        (None, SyncKind::Full) => "walks the whole catalog".to_string(),
+        (None, SyncKind::Sweep) => {
+            "walks the whole catalog and drops the datasets the Hub deleted".to_string()
+        }
+    };
+    field("next walk", &next);
+    field(
+        "last sweep",
+        &sync.last_sweep.map_or_else(|| "never".to_string(), when),
+    );
+    field(
+        "webhooks",
+        &format!(
+            "{} accepted since the daemon started",
+            thousands(sync.webhooks)
+        ),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
     use hubdex_core::DatasetId;
-    use hubdex_ipc::{SyncProgress, SyncReport};
+    use hubdex_ipc::{SyncReport, SyncWait, WaitReason};
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -658,6 +745,86 @@ mod tests {
         ] {
             assert!(report.contains(want), "missing {want:?} in\n{report}");
         }
+    }
+
+    #[test]
+    fn status_report_says_how_complete_the_catalog_is_and_what_the_next_walk_does() {
+        let now = at("2026-04-01T12:00:00Z");
+        let mut s = status();
+        let report = status_report(&s, now);
+        for want in [
+            "catalog    incomplete: no walk of the whole catalog has finished yet",
+            "next walk  walks the whole catalog",
+            "last sweep never",
+            "webhooks   0 accepted since the daemon started",
+        ] {
+            assert!(report.contains(want), "missing {want:?} in\n{report}");
+        }
+
+        s.catalog_sync = CatalogSync {
+            complete: true,
+            watermark: Some(at("2026-04-01T11:50:00Z")),
+            last_full: Some(at("2026-03-31T12:00:00Z")),
+            last_sweep: Some(at("2026-03-31T12:00:00Z")),
+            next_kind: SyncKind::Incremental,
+            webhooks: 3,
+            ..CatalogSync::default()
+        };
+        let report = status_report(&s, now);
+        for want in [
+            "catalog    complete: last walked in full 2026-03-31 12:00:00 UTC (1 day ago)",
+            "next walk  fetches what changed since 2026-04-01 11:50:00 UTC (10 min ago)",
+            "last sweep 2026-03-31 12:00:00 UTC (1 day ago)",
+            "webhooks   3 accepted since the daemon started",
+        ] {
+            assert!(report.contains(want), "missing {want:?} in\n{report}");
+        }
+
+        s.catalog_sync.next_kind = SyncKind::Sweep;
+        s.catalog_sync.interrupted = Some(Box::new(SyncProgress {
+            pages: 120,
+            records: 120_000,
+            kind: SyncKind::Sweep,
+            ..SyncProgress::default()
+        }));
+        assert!(status_report(&s, now).contains(
+            "next walk  continues the interrupted walk (walking the whole catalog to drop deleted datasets) after page 120, 120,000 records stored"
+        ));
+
+        s.catalog_sync = CatalogSync {
+            synced_endpoint: Some("https://huggingface.co".into()),
+            next_kind: SyncKind::Full,
+            ..CatalogSync::default()
+        };
+        s.endpoint = "http://mirror.local".into();
+        assert!(status_report(&s, now).contains(
+            "catalog    incomplete: walked in full from https://huggingface.co, not yet from this endpoint"
+        ));
+    }
+
+    #[test]
+    fn a_running_sync_shows_its_walk_its_progress_its_end_and_its_waits() {
+        let now = at("2026-04-01T12:00:00Z");
+        let mut s = status();
+        s.syncing = Some(SyncProgress {
+            started_at: at("2026-04-01T11:50:00Z"),
+            pages: 300,
+            records: 300_000,
+            kind: SyncKind::Full,
+            resumed: true,
+            expected: Some(1_500_000),
+            eta_seconds: Some(25 * 60),
+            rate_limit_waits: 2,
+            waiting: Some(SyncWait {
+                reason: WaitReason::RateLimit,
+                until: at("2026-04-01T12:00:42Z"),
+                seconds: 42,
+                message: "waiting for the Hub's rate limit, 42 s".into(),
+            }),
+        });
+        let report = status_report(&s, now);
+        let want = "sync       running since 2026-04-01 11:50:00 UTC (10 min ago): walking the whole catalog, 300 pages, 300,000 records of about 1,500,000, ends in 25 min, continuing an interrupted walk; waited for the Hub's rate limit 2 times; now waiting for the Hub's rate limit, 42 s";
+        assert!(report.contains(want), "missing {want:?} in\n{report}");
     }
 
     #[test]

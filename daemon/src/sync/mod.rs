@@ -135,7 +135,16 @@ pub(crate) async fn sync_once(daemon: &Arc<Daemon>) -> SyncReport {
                     resumed = true;
                     saved
                 }
-                None => new_walk(daemon, &meta, started_at),
+                None => {
+                    if meta.complete && meta.endpoint != endpoint {
+                        tracing::info!(
+                            previous = meta.endpoint,
+                            endpoint,
+                            "the Hub endpoint changed since the catalog was synced; walking the whole catalog from the new one"
+                        );
+                    }
+                    new_walk(daemon, &meta, started_at)
+                }
             };
             tracing::info!(
                 endpoint,
@@ -689,6 +698,7 @@ pub(crate) async fn refresh_catalog_sync(daemon: &Daemon) {
             .map_or_else(|| next_kind(daemon, &meta, Utc::now(), false), |w| w.kind),
         interrupted: walk.map(|w| Box::new(w.progress(true))),
         webhooks: 0,
+        synced_endpoint: Some(meta.endpoint).filter(|synced| meta.complete && synced != endpoint),
     };
     daemon
         .metrics
