@@ -403,7 +403,12 @@ pub fn status_report(status: &Status, now: DateTime<Utc>) -> String {
             ),
         );
     }
-    catalog_fields(&status.catalog_sync, now, &mut field);
+    catalog_fields(
+        &status.catalog_sync,
+        status.syncing.is_some(),
+        now,
+        &mut field,
+    );
     let next = status.next_sync.map_or_else(
         || "-".to_string(),
         |at| {
@@ -465,8 +470,14 @@ fn walk_name(kind: SyncKind) -> &'static str {
 }
 
 /// The `catalog`, `next walk`, `last sweep` and `webhooks` lines of `hubdex status`: how
-/// complete the local catalog is and what the next sync will do about it.
-fn catalog_fields(sync: &CatalogSync, now: DateTime<Utc>, field: &mut impl FnMut(&str, &str)) {
+/// complete the local catalog is and what the next sync will do about it (decided when the
+/// sync `running` now ends).
+fn catalog_fields(
+    sync: &CatalogSync,
+    running: bool,
+    now: DateTime<Utc>,
+    field: &mut impl FnMut(&str, &str),
+) {
     let when = |at: DateTime<Utc>| {
         format!(
             "{} ({})",
@@ -484,6 +495,7 @@ fn catalog_fields(sync: &CatalogSync, now: DateTime<Utc>, field: &mut impl FnMut
     };
     field("catalog", &catalog);
     let next = match (&sync.interrupted, sync.next_kind) {
+        _ if running => "decided when the running sync ends".to_string(),
         (Some(walk), kind) => format!(
             "continues the interrupted walk ({}) after page {}, {} stored",
             walk_name(kind),
@@ -823,6 +835,7 @@ mod tests {
             }),
         });
         let report = status_report(&s, now);
+        assert!(report.contains("next walk  decided when the running sync ends"));
         let want = "sync       running since 2026-04-01 11:50:00 UTC (10 min ago): walking the whole catalog, 300 pages, 300,000 records of about 1,500,000, ends in 25 min, continuing an interrupted walk; waited for the Hub's rate limit 2 times; now waiting for the Hub's rate limit, 42 s";
         assert!(report.contains(want), "missing {want:?} in\n{report}");
     }
