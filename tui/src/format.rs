@@ -544,6 +544,13 @@ mod tests {
         d
     }
 
+    /// Fails naming the first of `lines` that `report` lacks.
+    fn assert_lines(report: &str, lines: &[&str]) {
+        for want in lines {
+            assert!(report.contains(want), "missing {want:?} in\n{report}");
+        }
+    }
+
     fn status() -> Status {
         Status {
             version: "0.1.0".into(),
@@ -746,17 +753,18 @@ mod tests {
         s.last_success = Some(at("2026-04-01T11:55:00Z"));
         s.next_sync = Some(at("2026-04-01T12:55:00Z"));
         let report = status_report(&s, now);
-        for want in [
-            "records    48,997",
-            "endpoint   https://huggingface.co",
-            "sync       idle",
-            "last sync  2026-04-01 11:55:00 UTC (5 min ago), ok: 54 pages, 53,755 records",
-            "next sync  2026-04-01 12:55:00 UTC (in 55 min)",
-            "offline    no",
-            "http       127.0.0.1:8719",
-        ] {
-            assert!(report.contains(want), "missing {want:?} in\n{report}");
-        }
+        assert_lines(
+            &report,
+            &[
+                "records    48,997",
+                "endpoint   https://huggingface.co",
+                "sync       idle",
+                "last sync  2026-04-01 11:55:00 UTC (5 min ago), ok: 54 pages, 53,755 records",
+                "next sync  2026-04-01 12:55:00 UTC (in 55 min)",
+                "offline    no",
+                "http       127.0.0.1:8719",
+            ],
+        );
     }
 
     #[test]
@@ -764,14 +772,15 @@ mod tests {
         let now = at("2026-04-01T12:00:00Z");
         let mut s = status();
         let report = status_report(&s, now);
-        for want in [
-            "catalog    incomplete: no walk of the whole catalog has finished yet",
-            "next walk  walks the whole catalog",
-            "last sweep never",
-            "webhooks   0 accepted since the daemon started",
-        ] {
-            assert!(report.contains(want), "missing {want:?} in\n{report}");
-        }
+        assert_lines(
+            &report,
+            &[
+                "catalog    incomplete: no walk of the whole catalog has finished yet",
+                "next walk  walks the whole catalog",
+                "last sweep never",
+                "webhooks   0 accepted since the daemon started",
+            ],
+        );
 
         s.catalog_sync = CatalogSync {
             complete: true,
@@ -783,14 +792,15 @@ mod tests {
             ..CatalogSync::default()
         };
         let report = status_report(&s, now);
-        for want in [
-            "catalog    complete: last walked in full 2026-03-31 12:00:00 UTC (1 day ago)",
-            "next walk  fetches what changed since 2026-04-01 11:50:00 UTC (10 min ago)",
-            "last sweep 2026-03-31 12:00:00 UTC (1 day ago)",
-            "webhooks   3 accepted since the daemon started",
-        ] {
-            assert!(report.contains(want), "missing {want:?} in\n{report}");
-        }
+        assert_lines(
+            &report,
+            &[
+                "catalog    complete: last walked in full 2026-03-31 12:00:00 UTC (1 day ago)",
+                "next walk  fetches what changed since 2026-04-01 11:50:00 UTC (10 min ago)",
+                "last sweep 2026-03-31 12:00:00 UTC (1 day ago)",
+                "webhooks   3 accepted since the daemon started",
+            ],
+        );
 
         s.catalog_sync.next_kind = SyncKind::Sweep;
         s.catalog_sync.interrupted = Some(Box::new(SyncProgress {
