@@ -157,6 +157,10 @@ async fn a_walk_cut_short_resumes_from_its_saved_cursor_and_stores_every_record_
         .interrupted
         .expect("a saved walk");
     assert_eq!(pending.pages, stored_pages);
+    assert_eq!(
+        pending.expected, None,
+        "a first walk cannot know the Hub's size from the local catalog"
+    );
     let before = listings(&hub).len();
     let (failed_url, failed_status) = listings(&hub).last().unwrap().clone();
     assert_eq!(failed_status, Some(503));

@@ -437,7 +437,7 @@ fn running_sync(p: &SyncProgress, now: DateTime<Utc>) -> String {
         thousands(p.pages),
         thousands(p.records)
     );
-    if let Some(expected) = p.expected.filter(|e| *e > 0) {
+    if let Some(expected) = p.expected.filter(|e| *e > 0 && *e >= p.records) {
         let _ = write!(out, " of about {}", thousands(expected));
     }
     if let Some(eta) = p.eta_seconds {
@@ -848,6 +848,12 @@ mod tests {
         assert!(report.contains("next walk  decided when the running sync ends"));
         let want = "sync       running since 2026-04-01 11:50:00 UTC (10 min ago): walking the whole catalog, 300 pages, 300,000 records of about 1,500,000, ends in 25 min, continuing an interrupted walk; waited for the Hub's rate limit 2 times; now waiting for the Hub's rate limit, 42 s";
         assert!(report.contains(want), "missing {want:?} in\n{report}");
+
+        // A Hub that grew past the local catalog's size: no size, rather than a wrong one.
+        if let Some(p) = s.syncing.as_mut() {
+            p.expected = Some(100_000);
+        }
+        assert!(!status_report(&s, now).contains("of about"));
     }
 
     #[test]

@@ -271,7 +271,10 @@ fn new_walk(daemon: &Daemon, meta: &SyncMeta, now: DateTime<Utc>) -> WalkState {
     let mut walk = WalkState::new(kind, daemon.hub.endpoint(), first_url, now);
     match kind {
         SyncKind::Incremental => walk.stop_at = meta.watermark,
-        SyncKind::Full | SyncKind::Sweep => walk.expected = Some(daemon.catalog.len()),
+        // The local catalog is the Hub's size only once a walk of it completed: before,
+        // it holds the embedded snapshot (49k of 1.5M) or what an earlier walk stored.
+        SyncKind::Sweep => walk.expected = Some(daemon.catalog.len()),
+        SyncKind::Full => {}
     }
     walk
 }
