@@ -1,6 +1,7 @@
 //! Finds the running daemon, or starts one in the background (atuin's pattern): probe the
 //! socket; under an exclusive start-up lock probe again, replace a daemon that speaks another
-//! protocol, spawn `hubdex daemon` detached from the terminal, and poll until it answers.
+//! protocol, wait for one that holds the pid file but is still starting, or else spawn
+//! `hubdex daemon` detached from the terminal, and poll until it answers.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Read, Seek, SeekFrom, Write};
@@ -205,20 +206,66 @@ async fn ensure_daemon_with(
         return Ok(client);
     }
     let _lock = lock(&paths.startup_lock).await?;
-    match probe(&paths.socket).await {
+    let unreachable = match probe(&paths.socket).await {
         Probe::Ready(client) => return Ok(client),
-        Probe::Incompatible(hello) => replace(paths, &hello).await?,
-        Probe::Unreachable(reason) => tracing::info!("no daemon answers ({reason}); starting one"),
-    }
+        Probe::Incompatible(hello) => {
+            replace(paths, &hello).await?;
+            None
+        }
+        Probe::Unreachable(reason) => Some(reason),
+    };
     let spinner = match feedback {
         Feedback::Spinner => Some(Spinner::start("starting the hubdex daemon…")),
         Feedback::Quiet => None,
     };
-    let result = start(paths, exe).await;
+    let waited = match unreachable {
+        Some(reason) => wait_for_starting(paths, &reason).await,
+        None => Ok(None),
+    };
+    let result = match waited {
+        Ok(Some(client)) => Ok(client),
+        Ok(None) => start(paths, exe).await,
+        Err(e) => Err(e),
+    };
     if let Some(spinner) = spinner {
         spinner.finish().await;
     }
     result
+}
+
+/// Waits for a daemon that holds the pid file but does not answer yet: one started by hand
+/// or by systemd a moment ago, still opening its catalog (importing the embedded snapshot,
+/// rebuilding the index). Starting a second one would only fail on the pid file. `None` when
+/// no daemon holds it, or the one that did exited meanwhile: then start one.
+async fn wait_for_starting(
+    paths: &Paths,
+    reason: &str,
+) -> Result<Option<HubdexClient>, LaunchError> {
+    if pid_file_released(&paths.pid_file) {
+        tracing::info!("no daemon answers ({reason}); starting one");
+        return Ok(None);
+    }
+    tracing::info!(
+        "a daemon holds {} but does not answer yet; waiting for it",
+        paths.pid_file.display()
+    );
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        match probe(&paths.socket).await {
+            Probe::Ready(client) => return Ok(Some(client)),
+            Probe::Incompatible(hello) => {
+                replace(paths, &hello).await?;
+                return Ok(None);
+            }
+            Probe::Unreachable(_) if pid_file_released(&paths.pid_file) => return Ok(None),
+            Probe::Unreachable(_) => tokio::time::sleep(POLL_EVERY).await,
+        }
+    }
+    Err(LaunchError::Timeout {
+        socket: paths.socket.clone(),
+        secs: START_TIMEOUT.as_secs(),
+        log: paths.log_file.clone(),
+    })
 }
 
 /// Takes the exclusive start-up lock, waiting for another client that holds it.
@@ -500,6 +547,37 @@ mod tests {
                 .await
                 .is_ok()
         );
+        drop(late.await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_daemon_still_starting_is_waited_for_not_started_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        paths.create_dirs().unwrap();
+        // A daemon started by hand holds its pid file while it opens the catalog.
+        let pid_file = File::create(&paths.pid_file).unwrap();
+        pid_file.lock().unwrap();
+        let runtime_dir = paths.runtime_dir.clone();
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            FakeDaemon::new().start(&runtime_dir).await
+        });
+        // Starting a second daemon would fail; this program would fail at once.
+        let second = dir.path().join("second-daemon");
+        std::fs::write(&second, "#!/bin/sh\necho started twice >&2\nexit 1\n").unwrap();
+        make_executable(&second);
+        let client = ensure_daemon_with(&paths, &second, Feedback::Quiet)
+            .await
+            .unwrap();
+        assert!(
+            client
+                .hello(context_with_timeout(HELLO_TIMEOUT))
+                .await
+                .is_ok()
+        );
+        let log = std::fs::read_to_string(&paths.log_file).unwrap_or_default();
+        assert!(!log.contains("started twice"), "{log}");
         drop(late.await.unwrap());
     }
 
