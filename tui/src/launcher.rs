@@ -533,21 +533,7 @@ mod tests {
         // Stays alive while the test plays the daemon's part once it "has started".
         std::fs::write(&script, "#!/bin/sh\nsleep 5\n").unwrap();
         make_executable(&script);
-        let runtime_dir = paths.runtime_dir.clone();
-        let late = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            FakeDaemon::new().start(&runtime_dir).await
-        });
-        let client = ensure_daemon_with(&paths, &script, Feedback::Quiet)
-            .await
-            .unwrap();
-        assert!(
-            client
-                .hello(context_with_timeout(HELLO_TIMEOUT))
-                .await
-                .is_ok()
-        );
-        drop(late.await.unwrap());
+        connects_to_a_daemon_answering_late(&paths, &script).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -558,16 +544,24 @@ mod tests {
         // A daemon started by hand holds its pid file while it opens the catalog.
         let pid_file = File::create(&paths.pid_file).unwrap();
         pid_file.lock().unwrap();
+        // Starting a second daemon would fail; this program would fail at once.
+        let second = dir.path().join("second-daemon");
+        std::fs::write(&second, "#!/bin/sh\necho started twice >&2\nexit 1\n").unwrap();
+        make_executable(&second);
+        connects_to_a_daemon_answering_late(&paths, &second).await;
+        let log = std::fs::read_to_string(&paths.log_file).unwrap_or_default();
+        assert!(!log.contains("started twice"), "{log}");
+    }
+
+    /// Plays a daemon that answers 400 ms from now, and checks that [`ensure_daemon_with`]
+    /// (starting `exe` if it starts anything) ends up connected to it.
+    async fn connects_to_a_daemon_answering_late(paths: &Paths, exe: &Path) {
         let runtime_dir = paths.runtime_dir.clone();
         let late = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(400)).await;
             FakeDaemon::new().start(&runtime_dir).await
         });
-        // Starting a second daemon would fail; this program would fail at once.
-        let second = dir.path().join("second-daemon");
-        std::fs::write(&second, "#!/bin/sh\necho started twice >&2\nexit 1\n").unwrap();
-        make_executable(&second);
-        let client = ensure_daemon_with(&paths, &second, Feedback::Quiet)
+        let client = ensure_daemon_with(paths, exe, Feedback::Quiet)
             .await
             .unwrap();
         assert!(
@@ -576,8 +570,6 @@ mod tests {
                 .await
                 .is_ok()
         );
-        let log = std::fs::read_to_string(&paths.log_file).unwrap_or_default();
-        assert!(!log.contains("started twice"), "{log}");
         drop(late.await.unwrap());
     }
 
