@@ -218,15 +218,15 @@ async fn ensure_daemon_with(
         Feedback::Spinner => Some(Spinner::start("starting the hubdex daemon…")),
         Feedback::Quiet => None,
     };
-    let waited = match unreachable {
-        Some(reason) => wait_for_starting(paths, &reason).await,
-        None => Ok(None),
-    };
-    let result = match waited {
-        Ok(Some(client)) => Ok(client),
-        Ok(None) => start(paths, exe).await,
-        Err(e) => Err(e),
-    };
+    let result = async {
+        if let Some(reason) = unreachable
+            && let Some(client) = wait_for_starting(paths, &reason).await?
+        {
+            return Ok(client);
+        }
+        start(paths, exe).await
+    }
+    .await;
     if let Some(spinner) = spinner {
         spinner.finish().await;
     }
