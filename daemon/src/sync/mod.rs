@@ -136,9 +136,9 @@ pub(crate) async fn sync_once(daemon: &Arc<Daemon>) -> SyncReport {
                     saved
                 }
                 None => {
-                    if meta.complete && meta.endpoint != endpoint {
+                    if let Some(previous) = meta.completed_elsewhere(&endpoint) {
                         tracing::info!(
-                            previous = meta.endpoint,
+                            previous,
                             endpoint,
                             "the Hub endpoint changed since the catalog was synced; walking the whole catalog from the new one"
                         );
@@ -236,7 +236,7 @@ async fn load(daemon: &Daemon) -> Result<(SyncMeta, Option<WalkState>), Failure>
 /// with a sweep when one is due or was asked for. `take_request` consumes a pending request.
 fn next_kind(daemon: &Daemon, meta: &SyncMeta, now: DateTime<Utc>, take_request: bool) -> SyncKind {
     let endpoint = daemon.hub.endpoint();
-    if !meta.complete || meta.endpoint != endpoint || meta.watermark.is_none() {
+    if !meta.complete_for(endpoint) || meta.watermark.is_none() {
         return SyncKind::Full;
     }
     let flag = &daemon.sync_runtime.sweep_requested;
@@ -689,7 +689,7 @@ pub(crate) async fn refresh_catalog_sync(daemon: &Daemon) {
         }
     };
     let endpoint = daemon.hub.endpoint();
-    let complete = meta.complete && meta.endpoint == endpoint;
+    let complete = meta.complete_for(endpoint);
     let walk = walk.filter(|w| w.endpoint == endpoint);
     let state = CatalogSync {
         complete,
@@ -701,7 +701,7 @@ pub(crate) async fn refresh_catalog_sync(daemon: &Daemon) {
             .map_or_else(|| next_kind(daemon, &meta, Utc::now(), false), |w| w.kind),
         interrupted: walk.map(|w| Box::new(w.progress(true))),
         webhooks: 0,
-        synced_endpoint: Some(meta.endpoint).filter(|synced| meta.complete && synced != endpoint),
+        synced_endpoint: meta.completed_elsewhere(endpoint).map(str::to_string),
     };
     daemon
         .metrics

@@ -32,6 +32,19 @@ pub(crate) struct SyncMeta {
     pub last_sweep: Option<DateTime<Utc>>,
 }
 
+impl SyncMeta {
+    /// True when a walk of the whole catalog completed from `endpoint`.
+    pub(crate) fn complete_for(&self, endpoint: &str) -> bool {
+        self.complete && self.endpoint == endpoint
+    }
+
+    /// The endpoint a complete walk came from, when it is not `endpoint` (`HF_ENDPOINT`
+    /// changed since): the catalog is then incomplete for `endpoint`.
+    pub(crate) fn completed_elsewhere(&self, endpoint: &str) -> Option<&str> {
+        Some(self.endpoint.as_str()).filter(|synced| self.complete && *synced != endpoint)
+    }
+}
+
 /// A walk in progress, saved after every stored page so a restart continues from the next
 /// one: nothing stored is fetched again and nothing is skipped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
