@@ -106,8 +106,8 @@ pub struct SyncProgress {
     /// True when the sync continues a walk that a restart or a failure interrupted.
     #[serde(default)]
     pub resumed: bool,
-    /// How many records the walk should see in all, when that can be estimated (the local
-    /// catalog's size for a full walk).
+    /// How many records the walk should see in all, when that can be estimated: the local
+    /// catalog's size for a sweep. A first walk has none (the Hub does not say its size).
     #[serde(default)]
     pub expected: Option<u64>,
     /// Estimated seconds until the walk ends, once there is a rate to go by.

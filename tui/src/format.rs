@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use hubdex_core::Dataset;
-use hubdex_ipc::{CatalogSync, SearchResponse, Status, SyncKind, SyncProgress};
+use hubdex_ipc::{CatalogSync, SearchResponse, Status, SyncKind, SyncProgress, WaitReason};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// The Hub's web endpoint, used for dataset URLs until the daemon says which one it syncs from.
@@ -331,15 +331,24 @@ pub fn dataset_card(d: &Dataset, endpoint: &str) -> String {
     out
 }
 
-/// The daemon's sync state in a few words, for the status line and `hubdex status`:
-/// `syncing 12 pages / 12,000 records`, `offline: <reason>`, `synced 5 min ago`.
+/// The daemon's sync state in a few words, for the TUI's status line: `syncing 12,000
+/// records, ends in 3 min`, `offline: <reason>`, `synced 5 min ago`. A wait counts down
+/// from `now`, as the daemon sends no news while it waits.
 pub fn sync_state(status: &Status, now: DateTime<Utc>) -> String {
     if let Some(progress) = &status.syncing {
-        return format!(
-            "syncing {} / {}",
-            count(progress.pages, "page"),
-            count(progress.records, "record")
-        );
+        // The status line is short: a wait replaces the progress it holds up.
+        if let Some(wait) = &progress.waiting {
+            let left = duration((wait.until - now).num_seconds().max(0).unsigned_abs());
+            return match wait.reason {
+                WaitReason::RateLimit => format!("sync paused {left}: Hub rate limit"),
+                WaitReason::Retry => format!("sync retries in {left}: a request failed"),
+            };
+        }
+        let records = count(progress.records, "record");
+        return match sync_end(progress, now) {
+            Some(end) => format!("syncing {records}, ends {}", relative(end, now)),
+            None => format!("syncing {records}"),
+        };
     }
     if let Some(reason) = &status.offline {
         return format!("offline: {reason}");
@@ -430,12 +439,7 @@ fn running_sync(p: &SyncProgress, now: DateTime<Utc>) -> String {
     if let Some(expected) = p.expected.filter(|e| *e > 0 && *e >= p.records) {
         let _ = write!(out, " of about {}", thousands(expected));
     }
-    // An ETA past what a date can hold (a stalled walk) is left out rather than trusted.
-    let end = p
-        .eta_seconds
-        .and_then(|eta| chrono::TimeDelta::try_seconds(i64::try_from(eta).ok()?))
-        .and_then(|eta| now.checked_add_signed(eta));
-    if let Some(end) = end {
+    if let Some(end) = sync_end(p, now) {
         let _ = write!(out, ", ends {}", relative(end, now));
     }
     if p.resumed {
@@ -452,6 +456,21 @@ fn running_sync(p: &SyncProgress, now: DateTime<Utc>) -> String {
         let _ = write!(out, "; now {}", wait.message);
     }
     out
+}
+
+/// When the daemon expects the running sync to end. An ETA past what a date can hold (a
+/// stalled walk) is left out rather than trusted.
+fn sync_end(p: &SyncProgress, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let eta = chrono::TimeDelta::try_seconds(i64::try_from(p.eta_seconds?).ok()?)?;
+    now.checked_add_signed(eta)
+}
+
+/// A short span for the status line: `42s`, `4m05s`.
+fn duration(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        _ => format!("{}m{:02}s", seconds / 60, seconds % 60),
+    }
 }
 
 /// What a sync of this kind walks, in a few words.
@@ -518,7 +537,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use hubdex_core::DatasetId;
-    use hubdex_ipc::{SyncReport, SyncWait, WaitReason};
+    use hubdex_ipc::{SyncReport, SyncWait};
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -723,7 +742,58 @@ mod tests {
             records: 12_000,
             ..SyncProgress::default()
         });
-        assert_eq!(sync_state(&s, now), "syncing 12 pages / 12,000 records");
+        assert_eq!(sync_state(&s, now), "syncing 12,000 records");
+    }
+
+    #[test]
+    fn a_running_sync_says_when_it_ends_or_how_long_it_waits() {
+        let now = at("2026-04-01T12:00:00Z");
+        let mut s = status();
+        let progress = SyncProgress {
+            started_at: at("2026-04-01T11:50:00Z"),
+            pages: 151,
+            records: 151_000,
+            kind: SyncKind::Sweep,
+            expected: Some(1_049_000),
+            eta_seconds: Some(200),
+            ..SyncProgress::default()
+        };
+        s.syncing = Some(progress.clone());
+        assert_eq!(
+            sync_state(&s, now),
+            "syncing 151,000 records, ends in 3 min"
+        );
+
+        // A wait says what the sync waits for instead, counting down while the daemon,
+        // waiting, sends nothing new.
+        let wait = SyncWait {
+            reason: WaitReason::RateLimit,
+            until: at("2026-04-01T12:04:05Z"),
+            seconds: 245,
+            message: "waiting for the Hub's rate limit, 245 s".into(),
+        };
+        s.syncing = Some(SyncProgress {
+            waiting: Some(wait.clone()),
+            ..progress.clone()
+        });
+        assert_eq!(sync_state(&s, now), "sync paused 4m05s: Hub rate limit");
+        assert_eq!(
+            sync_state(&s, at("2026-04-01T12:03:40Z")),
+            "sync paused 25s: Hub rate limit"
+        );
+        assert_eq!(
+            sync_state(&s, at("2026-04-01T12:05:00Z")),
+            "sync paused 0s: Hub rate limit"
+        );
+        s.syncing = Some(SyncProgress {
+            waiting: Some(SyncWait {
+                reason: WaitReason::Retry,
+                until: at("2026-04-01T12:00:12Z"),
+                ..wait
+            }),
+            ..progress
+        });
+        assert_eq!(sync_state(&s, now), "sync retries in 12s: a request failed");
     }
 
     #[test]

@@ -1241,7 +1241,8 @@ mod tests {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use hubdex_core::DatasetId;
     use hubdex_ipc::{
-        Card, Change, Downloaded, JobParams, JobProgress, SearchResponse, SyncProgress,
+        Card, Change, Downloaded, JobParams, JobProgress, SearchResponse, SyncProgress, SyncWait,
+        WaitReason,
     };
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
@@ -1634,10 +1635,22 @@ mod tests {
             records: 12_000,
             ..SyncProgress::default()
         });
+        update(&mut app, Action::StatusLoaded(status.clone()));
+        let screen = text(&draw(&app));
+        assert!(screen.contains("syncing 12,000 records"), "{screen}");
+        // At 80 columns the wait fits whole beside the result count.
+        if let Some(progress) = status.syncing.as_mut() {
+            progress.waiting = Some(SyncWait {
+                reason: WaitReason::RateLimit,
+                until: testdata::now() + chrono::TimeDelta::seconds(245),
+                seconds: 245,
+                message: "waiting for the Hub's rate limit, 245 s".into(),
+            });
+        }
         update(&mut app, Action::StatusLoaded(status));
         let screen = text(&draw(&app));
         assert!(
-            screen.contains("syncing 12 pages / 12,000 records"),
+            screen.contains("sync paused 4m05s: Hub rate limit"),
             "{screen}"
         );
         insta::assert_snapshot!("syncing_80x24", screen);
