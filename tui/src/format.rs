@@ -92,6 +92,15 @@ pub fn count(n: u64, noun: &str) -> String {
     format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
+/// A span in a few characters, for ETAs and waits: `42s`, `4m05s`, `1h02m`.
+pub fn short_span(secs: u64) -> String {
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
 /// A date as `YYYY-MM-DD`, or `-` when unknown.
 pub fn date(at: Option<DateTime<Utc>>) -> String {
     at.map_or_else(|| "-".to_string(), |at| at.format("%Y-%m-%d").to_string())
@@ -338,7 +347,7 @@ pub fn sync_state(status: &Status, now: DateTime<Utc>) -> String {
     if let Some(progress) = &status.syncing {
         // The status line is short: a wait replaces the progress it holds up.
         if let Some(wait) = &progress.waiting {
-            let left = duration((wait.until - now).num_seconds().max(0).unsigned_abs());
+            let left = short_span((wait.until - now).num_seconds().max(0).unsigned_abs());
             return match wait.reason {
                 WaitReason::RateLimit => format!("sync paused {left}: Hub rate limit"),
                 WaitReason::Retry => format!("sync retries in {left}: a request failed"),
@@ -463,14 +472,6 @@ fn running_sync(p: &SyncProgress, now: DateTime<Utc>) -> String {
 fn sync_end(p: &SyncProgress, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let eta = chrono::TimeDelta::try_seconds(i64::try_from(p.eta_seconds?).ok()?)?;
     now.checked_add_signed(eta)
-}
-
-/// A short span for the status line: `42s`, `4m05s`.
-fn duration(seconds: u64) -> String {
-    match seconds {
-        0..60 => format!("{seconds}s"),
-        _ => format!("{}m{:02}s", seconds / 60, seconds % 60),
-    }
 }
 
 /// What a sync of this kind walks, in a few words.

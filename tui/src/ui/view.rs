@@ -832,21 +832,13 @@ fn job_progress(job: &Job) -> (String, String) {
     if job.state == JobState::Running && p.rate > 0.0 {
         rate = format!("{}/s", format::bytes(p.rate as u64));
         if let Some(eta) = p.eta_secs {
-            rate.push_str(&format!(" ETA {}", eta_label(eta)));
+            rate.push_str(&format!(" ETA {}", format::short_span(eta)));
         }
     }
     (
         format!("{} {pct:>3}%", gauge(p.bytes_done, p.bytes_total, 10)),
         rate,
     )
-}
-
-fn eta_label(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
-        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
 }
 
 fn render_jobs(app: &App, frame: &mut Frame, areas: &Areas) {
@@ -1814,6 +1806,6 @@ mod tests {
         assert_eq!(gauge(200, 100, 4), "████");
         assert_eq!(format::bytes(999), "999 B");
         assert_eq!(format::bytes(1_234_567_890), "1.2 GB");
-        assert_eq!(eta_label(3725), "1h02m");
+        assert_eq!(format::short_span(3725), "1h02m");
     }
 }
