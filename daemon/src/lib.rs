@@ -18,6 +18,7 @@ mod rows;
 mod rpc;
 mod service;
 mod snapshot;
+mod startup;
 mod sync;
 mod webhook;
 
@@ -131,13 +132,18 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         cache_capacity_bytes: config.cache_mib * 1024 * 1024,
         ..CatalogOptions::default()
     };
-    let catalog = tokio::task::spawn_blocking(move || Catalog::open(&catalog_dir, catalog_options))
-        .await
-        .map_err(|e| DaemonError::Task(e.to_string()))??;
+    let startup = startup::StartupReport::start(paths.startup_progress.clone()).await;
+    let mut progress = startup.reporter();
+    let catalog = tokio::task::spawn_blocking(move || {
+        Catalog::open_reporting(&catalog_dir, catalog_options, &mut progress)
+    })
+    .await
+    .map_err(|e| DaemonError::Task(e.to_string()))??;
     let catalog = Arc::new(catalog);
     if options.reindex {
         let c = catalog.clone();
-        let n = tokio::task::spawn_blocking(move || c.reindex())
+        let mut progress = startup.reporter();
+        let n = tokio::task::spawn_blocking(move || c.reindex_reporting(&mut progress))
             .await
             .map_err(|e| DaemonError::Task(e.to_string()))??;
         tracing::info!(records = n, "rebuilt the search index");
@@ -177,6 +183,7 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
         None => None,
     };
     let rpc_listener = hubdex_ipc::bind(&paths.socket).await?;
+    startup.finish().await;
     tracing::info!(socket = %paths.socket.display(), records = catalog.len(), "daemon ready");
 
     let mut tasks = tokio::task::JoinSet::new();

@@ -8,6 +8,7 @@ mod frames;
 mod jobs;
 mod paths;
 mod preview;
+mod startup;
 mod wire;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,7 @@ pub use preview::{
     Card, Change, ChangeKind, Column, CommitEntry, CommitList, FileEntry, FileList, Follow, Rows,
     RowsRequest, RowsSource, SplitRef,
 };
+pub use startup::{STARTUP_REWRITE_EVERY, StartupProgress, StartupStep};
 pub use wire::{
     ApiError, CatalogSync, ErrorKind, Event, EventBatch, EventKind, Hello, SearchRequest,
     SearchResponse, Status, SyncKind, SyncProgress, SyncReport, SyncWait, WaitReason,

@@ -24,6 +24,8 @@ pub struct Paths {
     pub startup_lock: PathBuf,
     /// Where a daemon started in the background writes its log.
     pub log_file: PathBuf,
+    /// Where a daemon says what it does before it answers ([`crate::StartupProgress`]).
+    pub startup_progress: PathBuf,
 }
 
 impl Paths {
@@ -62,6 +64,7 @@ impl Paths {
             socket: runtime_dir.join("hubdex.sock"),
             pid_file: runtime_dir.join("daemon.pid"),
             startup_lock: runtime_dir.join("startup.lock"),
+            startup_progress: runtime_dir.join("starting.json"),
             data_dir,
             config_file,
             runtime_dir,

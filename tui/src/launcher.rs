@@ -10,16 +10,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use hubdex_ipc::{Hello, HubdexClient, IpcError, PROTOCOL, Paths, context_with_timeout};
-use tokio::sync::oneshot;
+use chrono::Utc;
+use hubdex_ipc::{
+    Hello, HubdexClient, IpcError, PROTOCOL, Paths, StartupProgress, StartupStep,
+    context_with_timeout,
+};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// How long a connect to the socket may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the daemon may take to answer `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a new daemon may take to answer (it may import the embedded catalog first).
+/// How long a new daemon may take to answer (it may import the embedded catalog first), or
+/// to move on to its next start-up step while it reports them (see [`StartupProgress`]).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// What the spinner says until the daemon reports a step.
+const STARTING: &str = "starting the hubdex daemon…";
 /// How often a starting daemon is probed.
 const POLL_EVERY: Duration = Duration::from_millis(50);
 /// How long to wait for another client that is starting the daemon.
@@ -84,13 +91,16 @@ pub enum LaunchError {
     },
     /// The daemon did not answer in time.
     #[error(
-        "the hubdex daemon did not answer on {socket} within {secs} s; its log {log} may say why"
+        "the hubdex daemon did not answer on {socket} within {secs} s, nor report any progress \
+         for the last {patience} s; its log {log} may say why"
     )]
     Timeout {
         /// The socket polled.
         socket: PathBuf,
         /// How long this client waited.
         secs: u64,
+        /// How long the daemon may go without answering or reporting progress.
+        patience: u64,
         /// The daemon's log file.
         log: PathBuf,
     },
@@ -192,14 +202,17 @@ pub async fn ensure_daemon(paths: &Paths, feedback: Feedback) -> Result<HubdexCl
         exe: PathBuf::from("hubdex"),
         source,
     })?;
-    ensure_daemon_with(paths, &exe, feedback).await
+    let wait = Wait::new(paths, START_TIMEOUT);
+    ensure_daemon_with(paths, &exe, feedback, wait).await
 }
 
-/// [`ensure_daemon`] starting `exe daemon` (tests start something else).
+/// [`ensure_daemon`] starting `exe daemon` (tests start something else) and waiting for it
+/// as `wait` says.
 async fn ensure_daemon_with(
     paths: &Paths,
     exe: &Path,
     feedback: Feedback,
+    mut wait: Wait,
 ) -> Result<HubdexClient, LaunchError> {
     paths.create_dirs()?;
     if let Probe::Ready(client) = probe(&paths.socket).await {
@@ -215,16 +228,16 @@ async fn ensure_daemon_with(
         Probe::Unreachable(reason) => Some(reason),
     };
     let spinner = match feedback {
-        Feedback::Spinner => Some(Spinner::start("starting the hubdex daemon…")),
+        Feedback::Spinner => Some(Spinner::start(wait.said.subscribe())),
         Feedback::Quiet => None,
     };
     let result = async {
         if let Some(reason) = unreachable
-            && let Some(client) = wait_for_starting(paths, &reason).await?
+            && let Some(client) = wait_for_starting(paths, &reason, &mut wait).await?
         {
             return Ok(client);
         }
-        start(paths, exe).await
+        start(paths, exe, &mut wait).await
     }
     .await;
     if let Some(spinner) = spinner {
@@ -240,6 +253,7 @@ async fn ensure_daemon_with(
 async fn wait_for_starting(
     paths: &Paths,
     reason: &str,
+    wait: &mut Wait,
 ) -> Result<Option<HubdexClient>, LaunchError> {
     if pid_file_released(&paths.pid_file) {
         tracing::info!("no daemon answers ({reason}); starting one");
@@ -249,8 +263,8 @@ async fn wait_for_starting(
         "a daemon holds {} but does not answer yet; waiting for it",
         paths.pid_file.display()
     );
-    let deadline = Instant::now() + START_TIMEOUT;
-    while Instant::now() < deadline {
+    wait.restart();
+    while !wait.out_of_patience().await {
         match probe(&paths.socket).await {
             Probe::Ready(client) => return Ok(Some(client)),
             Probe::Incompatible(hello) => {
@@ -261,11 +275,89 @@ async fn wait_for_starting(
             Probe::Unreachable(_) => tokio::time::sleep(POLL_EVERY).await,
         }
     }
-    Err(LaunchError::Timeout {
-        socket: paths.socket.clone(),
-        secs: START_TIMEOUT.as_secs(),
-        log: paths.log_file.clone(),
-    })
+    Err(wait.timeout(paths))
+}
+
+/// How long to wait for a daemon that does not answer yet, and what to say meanwhile: it
+/// may take [`START_TIMEOUT`] to answer, or that long from its last reported step.
+struct Wait {
+    patience: Duration,
+    progress_file: PathBuf,
+    began: Instant,
+    deadline: Instant,
+    last: Option<StartupStep>,
+    /// What the spinner shows.
+    said: watch::Sender<String>,
+}
+
+impl Wait {
+    fn new(paths: &Paths, patience: Duration) -> Wait {
+        let now = Instant::now();
+        Wait {
+            patience,
+            progress_file: paths.startup_progress.clone(),
+            began: now,
+            deadline: now + patience,
+            last: None,
+            said: watch::Sender::new(STARTING.to_string()),
+        }
+    }
+
+    /// Waits afresh (for a daemon this client has just started).
+    fn restart(&mut self) {
+        let now = Instant::now();
+        self.began = now;
+        self.deadline = now + self.patience;
+        self.last = None;
+    }
+
+    /// Reads the daemon's progress: a new step (or count) buys it time, and shows.
+    async fn out_of_patience(&mut self) -> bool {
+        let file = self.progress_file.clone();
+        let read = tokio::task::spawn_blocking(move || StartupProgress::read_fresh(&file)).await;
+        if let Ok(Some(progress)) = read {
+            if self.last != Some(progress.step) {
+                self.last = Some(progress.step);
+                self.deadline = Instant::now() + self.patience;
+                tracing::info!(step = ?progress.step, "the daemon is starting");
+            }
+            self.said.send_replace(describe(&progress));
+        }
+        Instant::now() >= self.deadline
+    }
+
+    fn timeout(&self, paths: &Paths) -> LaunchError {
+        LaunchError::Timeout {
+            socket: paths.socket.clone(),
+            secs: self.began.elapsed().as_secs(),
+            patience: self.patience.as_secs(),
+            log: paths.log_file.clone(),
+        }
+    }
+}
+
+/// A starting daemon's step, for the spinner: short enough for 80 columns.
+fn describe(progress: &StartupProgress) -> String {
+    use crate::format::{short_span, thousands};
+    match progress.step {
+        StartupStep::RebuildingIndex { read, of } => format!(
+            "hubdex daemon: rebuilding the search index, {}% of {} records",
+            (read * 100).checked_div(of).unwrap_or(100).min(100),
+            thousands(of)
+        ),
+        StartupStep::CatchingUpIndex { read, of } => format!(
+            "hubdex daemon: indexing the last sync's records, {} of {}",
+            thousands(read),
+            thousands(of)
+        ),
+        StartupStep::CompactingIndex => {
+            let took = (Utc::now() - progress.since).num_seconds().max(0);
+            format!(
+                "hubdex daemon: compacting the search index ({})",
+                short_span(took.unsigned_abs())
+            )
+        }
+    }
 }
 
 /// Takes the exclusive start-up lock, waiting for another client that holds it.
@@ -354,8 +446,8 @@ fn pid_file_released(path: &Path) -> bool {
 }
 
 /// Spawns `exe daemon` in its own process group with its output appended to the log, then
-/// polls the socket until it answers, it exits, or [`START_TIMEOUT`] passes.
-async fn start(paths: &Paths, exe: &Path) -> Result<HubdexClient, LaunchError> {
+/// polls the socket until it answers, it exits, or `wait` runs out of patience.
+async fn start(paths: &Paths, exe: &Path, wait: &mut Wait) -> Result<HubdexClient, LaunchError> {
     let log_err = |source| LaunchError::Log {
         path: paths.log_file.clone(),
         source,
@@ -380,7 +472,7 @@ async fn start(paths: &Paths, exe: &Path) -> Result<HubdexClient, LaunchError> {
         .spawn()
         .map_err(spawn_err)?;
     tracing::info!("started the daemon, pid {}", child.id());
-    let deadline = Instant::now() + START_TIMEOUT;
+    wait.restart();
     loop {
         if let Some(status) = child.try_wait().map_err(spawn_err)? {
             return Err(LaunchError::Exited {
@@ -399,12 +491,8 @@ async fn start(paths: &Paths, exe: &Path) -> Result<HubdexClient, LaunchError> {
             }
             Probe::Unreachable(_) => {}
         }
-        if Instant::now() >= deadline {
-            return Err(LaunchError::Timeout {
-                socket: paths.socket.clone(),
-                secs: START_TIMEOUT.as_secs(),
-                log: paths.log_file.clone(),
-            });
+        if wait.out_of_patience().await {
+            return Err(wait.timeout(paths));
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
@@ -438,15 +526,19 @@ struct Spinner {
 }
 
 impl Spinner {
-    fn start(message: &'static str) -> Spinner {
+    /// Spins beside the latest of `message`, cut to the terminal's width.
+    fn start(message: watch::Receiver<String>) -> Spinner {
         let (stop, mut stopped) = oneshot::channel();
+        let width = crossterm::terminal::size().map_or(80, |(columns, _)| usize::from(columns));
         let task = tokio::spawn(async move {
             let mut interval = tokio::time::interval(Duration::from_millis(80));
             for frame in crate::format::SPINNER.iter().cycle() {
                 tokio::select! {
                     _ = &mut stopped => break,
                     _ = interval.tick() => {
-                        let _ = write!(io::stderr(), "\r{frame} {message}");
+                        let line = format!("{frame} {}", *message.borrow());
+                        let line = crate::format::truncate(&line, width.saturating_sub(1));
+                        let _ = write!(io::stderr(), "\r{line}\x1b[K");
                     }
                 }
             }
@@ -493,7 +585,7 @@ mod tests {
         let daemon = FakeDaemon::new();
         let _server = daemon.clone().start(&paths.runtime_dir).await;
         let missing = dir.path().join("no-such-program");
-        let client = ensure_daemon_with(&paths, &missing, Feedback::Quiet)
+        let client = ensure_daemon_with(&paths, &missing, Feedback::Quiet, patient(&paths))
             .await
             .unwrap();
         let hello = client
@@ -514,7 +606,7 @@ mod tests {
         )
         .unwrap();
         make_executable(&script);
-        let err = ensure_daemon_with(&paths, &script, Feedback::Quiet)
+        let err = ensure_daemon_with(&paths, &script, Feedback::Quiet, patient(&paths))
             .await
             .err()
             .unwrap();
@@ -561,7 +653,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(400)).await;
             FakeDaemon::new().start(&runtime_dir).await
         });
-        let client = ensure_daemon_with(paths, exe, Feedback::Quiet)
+        let client = ensure_daemon_with(paths, exe, Feedback::Quiet, patient(paths))
             .await
             .unwrap();
         assert!(
@@ -571,6 +663,116 @@ mod tests {
                 .is_ok()
         );
         drop(late.await.unwrap());
+    }
+
+    fn patient(paths: &Paths) -> Wait {
+        Wait::new(paths, START_TIMEOUT)
+    }
+
+    /// A daemon that stays up without answering, as one opening its catalog does.
+    fn silent_daemon(dir: &Path) -> PathBuf {
+        let script = dir.join("busy-daemon");
+        std::fs::write(&script, "#!/bin/sh\nsleep 5\n").unwrap();
+        make_executable(&script);
+        script
+    }
+
+    fn rebuilding(read: u64) -> StartupProgress {
+        StartupProgress {
+            step: StartupStep::RebuildingIndex {
+                read,
+                of: 1_500_000,
+            },
+            since: Utc::now(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_daemon_reporting_progress_is_waited_for_past_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        let script = silent_daemon(dir.path());
+        let patience = Duration::from_millis(600);
+        let (runtime_dir, progress_file) =
+            (paths.runtime_dir.clone(), paths.startup_progress.clone());
+        // Rebuilds its index for 2 s, a step every 150 ms, then answers.
+        let daemon = tokio::spawn(async move {
+            for step in 1..=13 {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                rebuilding(step * 100_000).write(&progress_file).unwrap();
+            }
+            FakeDaemon::new().start(&runtime_dir).await
+        });
+        let began = Instant::now();
+        let wait = Wait::new(&paths, patience);
+        let said = wait.said.subscribe();
+        let client = ensure_daemon_with(&paths, &script, Feedback::Quiet, wait).await;
+        assert!(client.is_ok(), "{:?}", client.err());
+        assert!(began.elapsed() > 2 * patience);
+        assert!(
+            said.borrow().contains("rebuilding the search index"),
+            "{}",
+            *said.borrow()
+        );
+        drop(daemon.await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_daemon_stuck_on_one_step_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::under(dir.path());
+        let script = silent_daemon(dir.path());
+        paths.create_dirs().unwrap();
+        // Fresh, but never moving on.
+        rebuilding(200_000).write(&paths.startup_progress).unwrap();
+        let patience = Duration::from_millis(400);
+        let began = Instant::now();
+        let err = ensure_daemon_with(
+            &paths,
+            &script,
+            Feedback::Quiet,
+            Wait::new(&paths, patience),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(matches!(err, LaunchError::Timeout { .. }), "{err}");
+        assert!(
+            began.elapsed() < Duration::from_secs(4),
+            "it waited for the daemon to exit"
+        );
+        let message = err.to_string();
+        assert!(message.contains("daemon.log"), "{message}");
+    }
+
+    #[test]
+    fn a_starting_daemon_says_what_it_does_in_80_columns() {
+        let compacting = StartupProgress {
+            step: StartupStep::CompactingIndex,
+            since: Utc::now() - chrono::Duration::seconds(75),
+        };
+        let catching_up = StartupProgress {
+            step: StartupStep::CatchingUpIndex {
+                read: 120_000,
+                of: 250_000,
+            },
+            since: Utc::now(),
+        };
+        let said = [
+            describe(&rebuilding(630_000)),
+            describe(&catching_up),
+            describe(&compacting),
+        ];
+        assert_eq!(
+            said,
+            [
+                "hubdex daemon: rebuilding the search index, 42% of 1,500,000 records",
+                "hubdex daemon: indexing the last sync's records, 120,000 of 250,000",
+                "hubdex daemon: compacting the search index (1m15s)",
+            ]
+        );
+        // The spinner and a space go before it.
+        assert!(said.iter().all(|line| crate::format::width(line) + 2 < 80));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,6 +55,32 @@ const REOPEN_AFTER_BULK: u64 = 20_000;
 /// stopped before compacting compacts after its restart.
 const COMPACTION_DUE: &str = "index.compaction-due";
 
+/// How many records a rebuild or catch-up reads between two [`Opening`] reports.
+const PROGRESS_EVERY: u64 = 10_000;
+
+/// What [`Catalog::open_reporting`] is doing, when it is slow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// Indexing every stored record afresh (no index yet, or one from another version):
+    /// `read` of the store's `of` records so far.
+    Rebuilding {
+        /// Records read from the store so far.
+        read: u64,
+        /// Records in the store.
+        of: u64,
+    },
+    /// Indexing the records changed since the index's last commit (the daemon stopped in
+    /// the middle of a sync): `read` of `of` so far.
+    CatchingUp {
+        /// Changed records read so far.
+        read: u64,
+        /// Changed records in all.
+        of: u64,
+    },
+    /// Merging the index's segments into one (about 20 s per million records).
+    Compacting,
+}
+
 /// How much memory the catalog may use; the daemon reads these from its config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CatalogOptions {
@@ -123,6 +149,17 @@ impl Catalog {
     /// needed. An index behind the store catches up from the change log; a missing, unreadable
     /// or outdated index is rebuilt from the records.
     pub fn open(dir: &Path, options: CatalogOptions) -> Result<Catalog, StoreError> {
+        Catalog::open_reporting(dir, options, &mut |_| {})
+    }
+
+    /// [`Catalog::open`], telling `progress` what it does when that is slow: a rebuild or a
+    /// long catch-up of the index takes about a minute per million records, and a client
+    /// waiting for the daemon wants to know why.
+    pub fn open_reporting(
+        dir: &Path,
+        options: CatalogOptions,
+        progress: &mut dyn FnMut(Opening),
+    ) -> Result<Catalog, StoreError> {
         std::fs::create_dir_all(dir).map_err(|cause| StoreError::Io {
             path: dir.to_path_buf(),
             cause,
@@ -140,7 +177,7 @@ impl Catalog {
             let stored = catalog.records.generation();
             match opened {
                 Opened::Empty => {
-                    catalog.rebuild(&mut writer)?;
+                    catalog.rebuild(&mut writer, progress)?;
                 }
                 Opened::At(indexed) if indexed > stored => {
                     tracing::warn!(
@@ -148,16 +185,17 @@ impl Catalog {
                         stored,
                         "the search index is ahead of the record store; rebuilding it"
                     );
-                    catalog.rebuild(&mut writer)?;
+                    catalog.rebuild(&mut writer, progress)?;
                 }
                 Opened::At(indexed) if indexed < stored => {
-                    catalog.catch_up(&mut writer)?;
+                    catalog.catch_up(&mut writer, progress)?;
                     catalog.commit_locked(&mut writer, true)?;
                 }
                 Opened::At(indexed) => catalog.records.prune_log(indexed)?,
             }
             if writer.compaction_due() {
                 // After a rebuild or a long catch-up: the caller gets a compact index.
+                progress(Opening::Compacting);
                 catalog.index.compact(&mut writer);
                 catalog.records.set_meta(COMPACTION_DUE, b"0")?;
             } else if catalog.records.meta(COMPACTION_DUE)?.as_deref() == Some(b"1") {
@@ -247,7 +285,7 @@ impl Catalog {
 
     fn remove(&self, ids: &[DatasetId], bulk: bool) -> Result<u64, StoreError> {
         let mut writer = self.index.lock()?;
-        self.catch_up(&mut writer)?;
+        self.catch_up(&mut writer, &mut |_| {})?;
         let Some(changed) = self.records.write_removals(ids)? else {
             return Ok(0);
         };
@@ -265,7 +303,7 @@ impl Catalog {
 
     fn upsert(&self, records: &[Dataset], bulk: bool) -> Result<BatchStats, StoreError> {
         let mut writer = self.index.lock()?;
-        self.catch_up(&mut writer)?;
+        self.catch_up(&mut writer, &mut |_| {})?;
         let (stats, changed) = self.records.write_upserts(records)?;
         if bulk {
             self.bulk_stored
@@ -457,8 +495,14 @@ impl Catalog {
     /// Drops the search index and rebuilds it from the records (`hubdex daemon --reindex`).
     /// Returns how many records were indexed.
     pub fn reindex(&self) -> Result<u64, StoreError> {
+        self.reindex_reporting(&mut |_| {})
+    }
+
+    /// [`Catalog::reindex`], telling `progress` how far it is.
+    pub fn reindex_reporting(&self, progress: &mut dyn FnMut(Opening)) -> Result<u64, StoreError> {
         let mut writer = self.index.lock()?;
-        let indexed = self.rebuild(&mut writer)?;
+        let indexed = self.rebuild(&mut writer, progress)?;
+        progress(Opening::Compacting);
         self.index.compact(&mut writer);
         Ok(indexed)
     }
@@ -470,16 +514,24 @@ impl Catalog {
 
     /// Gives the index what the change log holds beyond what it was given, without
     /// committing.
-    fn catch_up(&self, writer: &mut Writer) -> Result<(), StoreError> {
+    fn catch_up(
+        &self,
+        writer: &mut Writer,
+        progress: &mut dyn FnMut(Opening),
+    ) -> Result<(), StoreError> {
         let indexed = writer.written();
         let stored = self.records.generation();
         if indexed >= stored {
             return Ok(());
         }
         let ids = self.records.changed_since(indexed)?;
+        let of = ids.len() as u64;
         let mut upserts = Vec::new();
         let mut removals = Vec::new();
-        for id in ids {
+        for (read, id) in (1..).zip(ids) {
+            if read % PROGRESS_EVERY == 0 || read == of {
+                progress(Opening::CatchingUp { read, of });
+            }
             match self.records.get(&id) {
                 Ok(Some(record)) => upserts.push(record),
                 Ok(None) => removals.push(id),
@@ -504,16 +556,29 @@ impl Catalog {
     }
 
     /// Replaces the whole index with the records in the store.
-    fn rebuild(&self, writer: &mut Writer) -> Result<u64, StoreError> {
+    fn rebuild(
+        &self,
+        writer: &mut Writer,
+        progress: &mut dyn FnMut(Opening),
+    ) -> Result<u64, StoreError> {
         // The index must never get ahead of durable records.
         self.records.flush()?;
         let generation = self.records.generation();
-        let records = self.records.iter()?.filter(|record| match record {
-            Err(StoreError::CorruptRecord { id, cause }) => {
-                tracing::warn!(%id, %cause, "unreadable record left out of the search index");
-                false
+        let of = self.records.len();
+        let mut read = 0;
+        progress(Opening::Rebuilding { read, of });
+        let records = self.records.iter()?.filter(|record| {
+            read += 1;
+            if read % PROGRESS_EVERY == 0 || read == of {
+                progress(Opening::Rebuilding { read, of });
             }
-            _ => true,
+            match record {
+                Err(StoreError::CorruptRecord { id, cause }) => {
+                    tracing::warn!(%id, %cause, "unreadable record left out of the search index");
+                    false
+                }
+                _ => true,
+            }
         });
         let indexed = self.index.rebuild(writer, records, generation)?;
         self.records.prune_log(generation)?;
@@ -588,6 +653,53 @@ mod tests {
         catalog.commit().unwrap();
         assert!(catalog.records.changed_since(0).unwrap().is_empty());
         assert_eq!(catalog.len(), 1_500);
+    }
+
+    #[test]
+    fn a_slow_open_says_how_far_it_is() {
+        let dir = TempDir::new().unwrap();
+        let records: Vec<Dataset> = (0..25_000)
+            .map(|i| dataset(&format!("acme/item-{i}"), "a walrus"))
+            .collect();
+        {
+            let catalog = Catalog::open(dir.path(), options()).unwrap();
+            catalog.upsert_batch(&records).unwrap();
+            // A crash after the store half of a write: the index misses these on reopen.
+            let missed: Vec<Dataset> = (0..12_000)
+                .map(|i| dataset(&format!("acme/missed-{i}"), "a narwhal"))
+                .collect();
+            catalog.records.write_upserts(&missed).unwrap();
+        }
+        let mut reports = Vec::new();
+        let catalog =
+            Catalog::open_reporting(dir.path(), options(), &mut |step| reports.push(step)).unwrap();
+        let of = 12_000;
+        assert_eq!(
+            reports,
+            [
+                Opening::CatchingUp { read: 10_000, of },
+                Opening::CatchingUp { read: of, of },
+                Opening::Compacting,
+            ]
+        );
+        drop(catalog);
+
+        std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+        let mut reports = Vec::new();
+        let catalog =
+            Catalog::open_reporting(dir.path(), options(), &mut |step| reports.push(step)).unwrap();
+        let of = 37_000;
+        let read: Vec<u64> = reports
+            .iter()
+            .filter_map(|step| match step {
+                Opening::Rebuilding { read, of: total } if *total == of => Some(*read),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(read, [0, 10_000, 20_000, 30_000, of]);
+        assert_eq!(reports.last(), Some(&Opening::Compacting));
+        assert_eq!(catalog.len(), of);
+        assert_eq!(found(&catalog, "narwhal").len(), 10);
     }
 
     #[test]
