@@ -59,12 +59,13 @@ impl Paths {
     }
 
     fn with_dirs(data_dir: PathBuf, config_file: PathBuf, runtime_dir: PathBuf) -> Paths {
+        let socket = runtime_dir.join("hubdex.sock");
         Paths {
             log_file: data_dir.join("daemon.log"),
-            socket: runtime_dir.join("hubdex.sock"),
+            startup_progress: crate::StartupProgress::file_beside(&socket),
+            socket,
             pid_file: runtime_dir.join("daemon.pid"),
             startup_lock: runtime_dir.join("startup.lock"),
-            startup_progress: runtime_dir.join("starting.json"),
             data_dir,
             config_file,
             runtime_dir,

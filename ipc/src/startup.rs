@@ -8,7 +8,7 @@
 //! while the step moves on; a file no longer rewritten (its daemon died) is ignored.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -51,6 +51,12 @@ pub enum StartupStep {
 }
 
 impl StartupProgress {
+    /// The progress file of the daemon serving `socket`: beside it, so a client that knows
+    /// only the socket finds it too.
+    pub fn file_beside(socket: &Path) -> PathBuf {
+        socket.with_file_name("starting.json")
+    }
+
     /// Writes the progress to `path` whole (a reader never sees half a file).
     pub fn write(&self, path: &Path) -> io::Result<()> {
         let json = serde_json::to_vec(self).map_err(io::Error::other)?;

@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use hubdex_core::Dataset;
-use hubdex_ipc::{CatalogSync, SearchResponse, Status, SyncKind, SyncProgress, WaitReason};
+use hubdex_ipc::{
+    CatalogSync, SearchResponse, StartupProgress, StartupStep, Status, SyncKind, SyncProgress,
+    WaitReason,
+};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// The Hub's web endpoint, used for dataset URLs until the daemon says which one it syncs from.
@@ -98,6 +101,27 @@ pub fn short_span(secs: u64) -> String {
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
         s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// What a daemon that does not answer yet is doing: `rebuilding the index, 42% of 1,500,000
+/// records`. Short, for a spinner line or the status line at 80 columns.
+pub fn startup_step(progress: &StartupProgress, now: DateTime<Utc>) -> String {
+    match progress.step {
+        StartupStep::RebuildingIndex { read, of } => format!(
+            "rebuilding the index, {}% of {}",
+            (read * 100).checked_div(of).unwrap_or(100).min(100),
+            count(of, "record")
+        ),
+        StartupStep::CatchingUpIndex { read, of } => format!(
+            "indexing the last sync: {} of {}",
+            thousands(read),
+            thousands(of)
+        ),
+        StartupStep::CompactingIndex => {
+            let took = (now - progress.since).num_seconds().max(0).unsigned_abs();
+            format!("compacting the index ({})", short_span(took))
+        }
     }
 }
 
@@ -615,6 +639,37 @@ mod tests {
         for (n, want) in cases {
             assert_eq!(compact(n), want, "compact({n})");
         }
+    }
+
+    #[test]
+    fn a_starting_daemon_step_reads_short() {
+        let now = Utc::now();
+        let at = |step| StartupProgress {
+            step,
+            since: now - chrono::Duration::seconds(75),
+        };
+        let said = [
+            StartupStep::RebuildingIndex {
+                read: 630_000,
+                of: 1_500_000,
+            },
+            StartupStep::RebuildingIndex { read: 0, of: 0 },
+            StartupStep::CatchingUpIndex {
+                read: 120_000,
+                of: 250_000,
+            },
+            StartupStep::CompactingIndex,
+        ]
+        .map(|step| startup_step(&at(step), now));
+        assert_eq!(
+            said,
+            [
+                "rebuilding the index, 42% of 1,500,000 records",
+                "rebuilding the index, 100% of 0 records",
+                "indexing the last sync: 120,000 of 250,000",
+                "compacting the index (1m15s)",
+            ]
+        );
     }
 
     #[test]

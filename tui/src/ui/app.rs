@@ -9,7 +9,8 @@ use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKin
 use hubdex_core::{Dataset, DatasetId, Facets, Order, Query, Sort, SortKey};
 use hubdex_ipc::{
     DEFAULT_REVISION, DeleteParams, DownloadParams, Downloaded, Follow, Job, JobEvent, JobId,
-    JobKind, JobParams, JobState, SearchRequest, SearchResponse, Status, SyncReport, UpdateParams,
+    JobKind, JobParams, JobState, SearchRequest, SearchResponse, StartupProgress, Status,
+    SyncReport, UpdateParams,
 };
 use ratatui::layout::{Position, Rect};
 
@@ -83,6 +84,9 @@ pub enum Connection {
     Connected,
     /// It stopped answering; the client task is reconnecting. The reason is for the log line.
     Lost(String),
+    /// It is starting again and said what it does first (rebuilding its index, say); the
+    /// client task reconnects once it answers.
+    Starting(StartupProgress),
 }
 
 /// What the results pane shows.
@@ -328,6 +332,8 @@ pub enum Action {
     SyncFinished(SyncReport),
     /// The daemon stopped answering.
     DaemonLost(String),
+    /// The daemon does not answer yet, but reports what it does while it starts.
+    DaemonStarting(StartupProgress),
     /// The daemon answers again.
     DaemonBack,
     /// The followed datasets arrived.
@@ -826,6 +832,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::DaemonLost(reason) => {
             app.connection = Connection::Lost(reason);
+            Vec::new()
+        }
+        Action::DaemonStarting(progress) => {
+            app.connection = Connection::Starting(progress);
             Vec::new()
         }
         Action::DaemonBack => {
@@ -2436,6 +2446,18 @@ mod tests {
         assert_eq!(jobs(&effects).len(), 1, "the search is run again");
         update(&mut app, Action::DaemonLost("connection reset".into()));
         update(&mut app, Action::StatusLoaded(testdata::status()));
+        assert_eq!(app.connection, Connection::Connected);
+        let rebuilding = StartupProgress {
+            step: hubdex_ipc::StartupStep::RebuildingIndex {
+                read: 10_000,
+                of: 50_000,
+            },
+            since: testdata::now(),
+        };
+        update(&mut app, Action::DaemonStarting(rebuilding.clone()));
+        assert_eq!(app.connection, Connection::Starting(rebuilding));
+        assert_eq!(app.hits().len(), 10, "the last results stay on screen");
+        update(&mut app, Action::DaemonBack);
         assert_eq!(app.connection, Connection::Connected);
     }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, OptionFuture};
-use hubdex_ipc::{ApiError, EventKind, HubdexClient, context_with_timeout};
+use hubdex_ipc::{ApiError, EventKind, HubdexClient, StartupProgress, context_with_timeout};
 use tarpc::client::RpcError;
 use tokio::sync::{mpsc, watch};
 
@@ -278,7 +278,17 @@ async fn supervise(
                     let _ = actions.send(Action::DaemonBack);
                 }
                 Err(reason) => {
-                    if lost_reason.as_deref() != Some(reason.as_str()) {
+                    // A daemon that is starting says what it does; shown instead of the reason.
+                    let file = StartupProgress::file_beside(&socket);
+                    let starting =
+                        tokio::task::spawn_blocking(move || StartupProgress::read_fresh(&file))
+                            .await
+                            .ok()
+                            .flatten();
+                    if let Some(progress) = starting {
+                        lost_reason = None;
+                        let _ = actions.send(Action::DaemonStarting(progress));
+                    } else if lost_reason.as_deref() != Some(reason.as_str()) {
                         tracing::warn!("daemon still unreachable: {reason}");
                         let _ = actions.send(Action::DaemonLost(reason.clone()));
                         lost_reason = Some(reason);
@@ -446,6 +456,16 @@ mod tests {
         effects.send(job(7, "glue")).unwrap();
         let failed = next_matching(&mut rx, |a| matches!(a, Action::SearchDone { .. })).await;
         assert!(matches!(failed, Action::SearchDone { result: Err(_), .. }));
+        // Restarting, it says what it does before it answers.
+        let progress = StartupProgress {
+            step: hubdex_ipc::StartupStep::CompactingIndex,
+            since: chrono::Utc::now(),
+        };
+        progress
+            .write(&StartupProgress::file_beside(&socket))
+            .unwrap();
+        let starting = next_matching(&mut rx, |a| matches!(a, Action::DaemonStarting(_))).await;
+        assert_eq!(starting, Action::DaemonStarting(progress));
         let _again = FakeDaemon::new().start(dir.path()).await;
         next_matching(&mut rx, |a| matches!(a, Action::DaemonBack)).await;
         effects.send(job(8, "glue")).unwrap();

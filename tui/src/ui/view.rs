@@ -543,6 +543,12 @@ fn render_table(app: &App, frame: &mut Frame, area: Rect) {
                 theme.error(),
             ));
         }
+        (Results::Loading, Connection::Starting(progress)) => {
+            let step = format::startup_step(progress, app.now);
+            for text in format::wrap(&format!("{} daemon starting: {step}", spinner(app)), width) {
+                lines.push(Line::styled(text, theme.dim()));
+            }
+        }
         (Results::Loading, Connection::Connected) => {
             lines.push(Line::styled(
                 format!("{} loading…", spinner(app)),
@@ -968,6 +974,13 @@ fn status_line(app: &App, width: u16) -> Line<'static> {
             left.push(Span::styled(
                 "daemon unreachable — reconnecting",
                 theme.error(),
+            ));
+        }
+        (Connection::Starting(progress), _) => {
+            left.push(Span::styled(format!("{} ", spinner(app)), theme.accent()));
+            left.push(Span::styled(
+                format!("daemon: {}", format::startup_step(progress, app.now)),
+                theme.accent(),
             ));
         }
         (Connection::Connected, None) => left.push(Span::styled("connecting…", theme.dim())),
@@ -1617,6 +1630,20 @@ mod tests {
         let screen = text(&draw(&app));
         assert!(
             screen.contains("daemon unreachable — reconnecting"),
+            "{screen}"
+        );
+        // A daemon restarting after an upgrade says what takes it so long, whole at 80 columns.
+        let rebuilding = hubdex_ipc::StartupProgress {
+            step: hubdex_ipc::StartupStep::RebuildingIndex {
+                read: 630_000,
+                of: 1_500_000,
+            },
+            since: testdata::now(),
+        };
+        update(&mut app, Action::DaemonStarting(rebuilding));
+        let screen = text(&draw(&app));
+        assert!(
+            screen.contains("daemon: rebuilding the index, 42% of 1,500,000 records"),
             "{screen}"
         );
         update(&mut app, Action::DaemonBack);
