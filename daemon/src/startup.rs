@@ -9,11 +9,13 @@ use chrono::Utc;
 use hubdex_ipc::{STARTUP_REWRITE_EVERY, StartupProgress, StartupStep};
 use hubdex_store::Opening;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// The progress file, kept fresh while the daemon starts.
 pub(crate) struct StartupReport {
     path: PathBuf,
     current: Arc<Mutex<Option<StartupProgress>>>,
+    stop: CancellationToken,
     writer: JoinHandle<()>,
 }
 
@@ -23,12 +25,18 @@ impl StartupReport {
         // A file left by a daemon that died starting is not this one's progress.
         remove(&path).await;
         let current: Arc<Mutex<Option<StartupProgress>>> = Arc::default();
+        let stop = CancellationToken::new();
         let writer = tokio::spawn({
-            let (path, current) = (path.clone(), current.clone());
+            let (path, current, stop) = (path.clone(), current.clone(), stop.clone());
             async move {
                 let mut every = tokio::time::interval(STARTUP_REWRITE_EVERY);
                 loop {
-                    every.tick().await;
+                    // Stops between writes only, so no write lands after `finish` removed
+                    // the file.
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        _ = every.tick() => {}
+                    }
                     let progress = current
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -47,6 +55,7 @@ impl StartupReport {
         StartupReport {
             path,
             current,
+            stop,
             writer,
         }
     }
@@ -71,7 +80,7 @@ impl StartupReport {
 
     /// Stops rewriting and removes the file: the daemon answers now.
     pub(crate) async fn finish(self) {
-        self.writer.abort();
+        self.stop.cancel();
         let _ = self.writer.await;
         remove(&self.path).await;
     }
