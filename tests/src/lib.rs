@@ -51,7 +51,8 @@ fn build_bins() -> Result<PathBuf, String> {
     // The same targets as `cargo test --workspace`, so cargo resolves the same features and
     // reuses every dependency the test build compiled: only the binaries themselves are
     // new. Building just `-p hubdex -p hubdex-fakehub` resolved other features and compiled
-    // much of the dependency tree a second time (7-9 minutes of a CI run from nothing).
+    // much of the dependency tree a second time: 9 minutes of a CI run from nothing, 18 on
+    // a busy machine, all inside the first end-to-end test binary to run.
     cmd.current_dir(repo_root())
         .args(["build", "--quiet", "--workspace", "--bins", "--tests"]);
     if release {
