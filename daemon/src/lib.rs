@@ -148,7 +148,8 @@ pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
             .map_err(|e| DaemonError::Task(e.to_string()))??;
         tracing::info!(records = n, "rebuilt the search index");
     }
-    if config.import_snapshot {
+    if config.import_snapshot && catalog.is_empty() {
+        startup.step(hubdex_ipc::StartupStep::ImportingSnapshot);
         snapshot::import_if_empty(&catalog).await?;
     }
 

@@ -69,13 +69,13 @@ impl StartupReport {
                 Opening::CatchingUp { read, of } => StartupStep::CatchingUpIndex { read, of },
                 Opening::Compacting => StartupStep::CompactingIndex,
             };
-            let mut current = current.lock().unwrap_or_else(PoisonError::into_inner);
-            let since = match current.as_ref() {
-                Some(progress) if same_step(&progress.step, &step) => progress.since,
-                _ => Utc::now(),
-            };
-            *current = Some(StartupProgress { step, since });
+            set(&current, step);
         }
+    }
+
+    /// A step of the daemon's own, after the catalog opened.
+    pub(crate) fn step(&self, step: StartupStep) {
+        set(&self.current, step);
     }
 
     /// Stops rewriting and removes the file: the daemon answers now.
@@ -84,6 +84,16 @@ impl StartupReport {
         let _ = self.writer.await;
         remove(&self.path).await;
     }
+}
+
+/// Makes `step` the current one; a step that goes on (only its count changed) keeps its start.
+fn set(current: &Mutex<Option<StartupProgress>>, step: StartupStep) {
+    let mut current = current.lock().unwrap_or_else(PoisonError::into_inner);
+    let since = match current.as_ref() {
+        Some(progress) if same_step(&progress.step, &step) => progress.since,
+        _ => Utc::now(),
+    };
+    *current = Some(StartupProgress { step, since });
 }
 
 /// True when both are the same step, whatever their counts.
@@ -128,6 +138,8 @@ mod tests {
         progress(Opening::Compacting);
         let compacting = wait_for(&path, |p| p.step == StartupStep::CompactingIndex).await;
         assert!(compacting.since >= first.since);
+        report.step(StartupStep::ImportingSnapshot);
+        wait_for(&path, |p| p.step == StartupStep::ImportingSnapshot).await;
         report.finish().await;
         assert!(!path.exists());
     }

@@ -48,6 +48,8 @@ pub enum StartupStep {
     },
     /// Merging the index's segments into one (about 20 s per million records).
     CompactingIndex,
+    /// Storing and indexing the catalog snapshot embedded in the binary (a first start).
+    ImportingSnapshot,
 }
 
 impl StartupProgress {

@@ -122,6 +122,7 @@ pub fn startup_step(progress: &StartupProgress, now: DateTime<Utc>) -> String {
             let took = (now - progress.since).num_seconds().max(0).unsigned_abs();
             format!("compacting the index ({})", short_span(took))
         }
+        StartupStep::ImportingSnapshot => "importing the embedded catalog".to_string(),
     }
 }
 
@@ -659,6 +660,7 @@ mod tests {
                 of: 250_000,
             },
             StartupStep::CompactingIndex,
+            StartupStep::ImportingSnapshot,
         ]
         .map(|step| startup_step(&at(step), now));
         assert_eq!(
@@ -668,6 +670,7 @@ mod tests {
                 "rebuilding the index, 100% of 0 records",
                 "indexing the last sync: 120,000 of 250,000",
                 "compacting the index (1m15s)",
+                "importing the embedded catalog",
             ]
         );
     }
